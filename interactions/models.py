@@ -1,0 +1,43 @@
+from django.db import models
+
+from contacts.models import Contact
+
+BUILTIN_TYPES = [
+    ("email_sent", "Email sent"),
+    ("email_delivered", "Email delivered"),
+    ("email_opened", "Email opened"),
+    ("email_clicked", "Email clicked"),
+    ("email_bounced", "Email bounced"),
+    ("form_submitted", "Form submitted"),
+    ("event_registered", "Event registered"),
+    ("event_attended", "Event attended"),
+    ("page_visited", "Page visited"),
+]
+
+
+class Interaction(models.Model):
+    """Something a contact did. Append-only: stored once, never edited."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
+    type = models.SlugField(max_length=64, help_text="A built-in type or a custom slug.")
+    occurred_at = models.DateTimeField()
+    source = models.CharField(
+        max_length=200, blank=True, help_text="The email, form, event or page concerned."
+    )
+    channel = models.CharField(max_length=50, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            # The engine's two access paths: per contact, and per campaign.
+            models.Index(
+                fields=["contact", "type", "occurred_at"], name="interaction_contact_type"
+            ),
+            models.Index(fields=["type", "source", "occurred_at"], name="interaction_type_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} by {self.contact_id} at {self.occurred_at:%Y-%m-%d %H:%M}"

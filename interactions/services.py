@@ -1,0 +1,150 @@
+"""Interaction ingestion: validated, idempotent by ``external_id``, set-based."""
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from contacts.models import Contact
+
+from .models import Interaction
+from .signals import interactions_ingested
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+MAX_BATCH = 10_000
+FIELDS = {"contact", "type", "occurred_at", "source", "channel", "properties", "external_id"}
+
+
+class IngestError(ValueError):
+    """A batch was refused whole. ``errors`` maps record index to {field: message}."""
+
+    def __init__(self, errors: dict[int, dict[str, str]]):
+        self.errors = errors
+        first = next(iter(errors.items()))
+        super().__init__(f"{len(errors)} invalid record(s); first: record {first[0]}: {first[1]}")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    stored: int
+    duplicates: int
+
+
+def _parse_occurred_at(value: Any) -> datetime.datetime:
+    parsed = value if isinstance(value, datetime.datetime) else None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise ValueError("must be an ISO 8601 datetime, e.g. 2026-05-01T09:30:00+00:00")
+    if timezone.is_naive(parsed):
+        raise ValueError("must include a time zone offset (e.g. +00:00 or Z)")
+    return parsed
+
+
+def _text(value: Any, max_length: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > max_length:
+        raise ValueError(f"must be at most {max_length} characters")
+    return value
+
+
+def _build(record: Any) -> tuple[Interaction | None, dict[str, str]]:
+    """Turn one raw record into an unsaved Interaction, or explain what is wrong."""
+    if not isinstance(record, Mapping):
+        return None, {"non_field_errors": "each record must be an object"}
+    errors: dict[str, str] = {}
+    for unknown in sorted(set(record) - FIELDS):
+        errors[unknown] = "unknown field"
+    values: dict[str, Any] = {}
+    contact = record.get("contact")
+    if isinstance(contact, bool) or not isinstance(contact, int):
+        errors["contact"] = "must be a contact id (integer)"
+    values["contact_id"] = contact
+    kind = record.get("type")
+    if not isinstance(kind, str) or not SLUG_RE.match(kind) or len(kind) > 64:
+        errors["type"] = "must be a slug such as email_opened (lowercase letters, digits, _ or -)"
+    values["type"] = kind
+    try:
+        values["occurred_at"] = _parse_occurred_at(record.get("occurred_at"))
+    except ValueError as exc:
+        errors["occurred_at"] = str(exc)
+    for name, max_length in (("source", 200), ("channel", 50)):
+        try:
+            values[name] = _text(record.get(name), max_length)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    properties = record.get("properties") or {}
+    if not isinstance(properties, dict):
+        errors["properties"] = "must be an object"
+    values["properties"] = properties
+    external_id = record.get("external_id")
+    if external_id is not None and (
+        not isinstance(external_id, str) or not external_id or len(external_id) > 200
+    ):
+        errors["external_id"] = "must be a non-empty string of at most 200 characters"
+    values["external_id"] = external_id
+    if errors:
+        return None, errors
+    return Interaction(**values), {}
+
+
+def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
+    """Store interactions; refuse the whole batch if any record is invalid.
+
+    A record whose ``external_id`` is already stored (or repeats earlier in the
+    batch) is skipped, so re-sending a batch stores nothing twice.
+    """
+    records = list(records)
+    if len(records) > MAX_BATCH:
+        raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
+    built: list[Interaction] = []
+    errors: dict[int, dict[str, str]] = {}
+    for index, record in enumerate(records):
+        interaction, record_errors = _build(record)
+        if record_errors:
+            errors[index] = record_errors
+        else:
+            built.append(interaction)
+    contact_ids = {i.contact_id for i in built}
+    known = set(Contact.objects.filter(pk__in=contact_ids).values_list("pk", flat=True))
+    for index, record in enumerate(records):
+        if index not in errors and record["contact"] not in known:
+            errors[index] = {"contact": f"no contact with id {record['contact']}"}
+    if errors:
+        raise IngestError(errors)
+
+    with transaction.atomic():
+        fresh = _without_known_external_ids(built)
+        Interaction.objects.bulk_create(fresh, batch_size=2000, ignore_conflicts=True)
+        stored_contacts = {i.contact_id for i in fresh}
+        if stored_contacts:
+            transaction.on_commit(
+                lambda: interactions_ingested.send(sender=Interaction, contact_ids=stored_contacts)
+            )
+    return IngestResult(stored=len(fresh), duplicates=len(built) - len(fresh))
+
+
+def _without_known_external_ids(interactions: list[Interaction]) -> list[Interaction]:
+    ids = {i.external_id for i in interactions if i.external_id}
+    seen = set(
+        Interaction.objects.filter(external_id__in=ids).values_list("external_id", flat=True)
+    )
+    fresh = []
+    for interaction in interactions:
+        if interaction.external_id:
+            if interaction.external_id in seen:
+                continue
+            seen.add(interaction.external_id)
+        fresh.append(interaction)
+    return fresh

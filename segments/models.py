@@ -1,0 +1,156 @@
+from django.conf import settings
+from django.db import models
+
+from contacts.models import Contact
+from marketing_lists.models import MarketingList
+
+
+class Segment(models.Model):
+    """A set of contacts: dynamic (a definition), static (hand-picked) or compound."""
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", "Dynamic"
+        STATIC = "static", "Static"
+        COMPOUND = "compound", "Compound"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+
+    class EvaluationState(models.TextChoices):
+        IDLE = "idle", "Idle"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DYNAMIC)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    definition = models.JSONField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="Relative dates count whole days in this zone."
+    )
+    refresh_interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="How often a live dynamic segment is fully re-evaluated."
+    )
+    member_count = models.PositiveIntegerField(default=0)
+    evaluation_state = models.CharField(
+        max_length=10, choices=EvaluationState.choices, default=EvaluationState.IDLE
+    )
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # Derived from the definition by the services, so "who uses me" is one query.
+    uses_segments = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="used_by"
+    )
+    uses_lists = models.ManyToManyField(MarketingList, blank=True, related_name="used_by_segments")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("go_live", "Can take segments live and stop them")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+
+class SegmentMembership(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="segment_memberships"
+    )
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segment_membership_unique")
+        ]
+        indexes = [models.Index(fields=["contact", "segment"], name="segment_membership_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.segment_id}"
+
+
+class Evaluation(models.Model):
+    """One run of the materializer over a segment (all contacts, or a changed few)."""
+
+    class Trigger(models.TextChoices):
+        GO_LIVE = "go_live", "Go live"
+        SCHEDULE = "schedule", "Schedule"
+        CHANGE = "change", "Data change"
+        REFRESH = "refresh", "Manual refresh"
+        STATIC = "static", "Static edit"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="evaluations")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    scope_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Contacts re-examined; empty for a full evaluation."
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["segment", "started_at"], name="evaluation_segment_started")
+        ]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class MembershipChange(models.Model):
+    class Change(models.TextChoices):
+        ADDED = "added", "Added"
+        REMOVED = "removed", "Removed"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    change = models.CharField(max_length=10, choices=Change.choices)
+    at = models.DateTimeField()
+    evaluation = models.ForeignKey(
+        Evaluation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["segment", "at", "id"], name="membership_change_segment")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.change} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SegmentTemplate(models.Model):
+    """A ready-made definition a marketer can start a dynamic segment from."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    definition = models.JSONField()
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
