@@ -114,6 +114,9 @@ class Evaluation(models.Model):
             models.Index(fields=["segment", "started_at"], name="evaluation_segment_started")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} evaluation at {self.started_at:%Y-%m-%d %H:%M}"
+
     @property
     def duration_s(self) -> float | None:
         if self.finished_at is None:
