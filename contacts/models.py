@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -46,6 +48,8 @@ class Contact(models.Model):
     )
     attributes = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # Random and never shown in the admin: public links sign this, not the id.
+    public_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
