@@ -1,0 +1,19 @@
+"""The segment engine: field registry, validation, compiler and materializer.
+
+Imports no admin, API or task code; services call it.
+"""
+
+from .compiler import Clock, compile_definition, condition_q, contacts_matching
+from .errors import DefinitionError, Problem
+from .validation import References, validate_definition
+
+__all__ = [
+    "Clock",
+    "DefinitionError",
+    "Problem",
+    "References",
+    "compile_definition",
+    "condition_q",
+    "contacts_matching",
+    "validate_definition",
+]

@@ -1,0 +1,350 @@
+"""Definition validation: every rule of the grammar, each error naming its path.
+
+Validation is pure apart from the reference check, which asks a callback
+whether referenced segments and lists exist (the engine imports no models).
+"""
+
+import datetime
+import decimal
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from . import registry
+from .errors import DefinitionError, Problem
+
+MAX_DEPTH = 10
+MAX_LEAVES = 200
+MAX_BLOCKS = 50
+MAX_LIST_VALUES = 1000
+MAX_TEXT = 1000
+MAX_AMOUNT = 100_000
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+
+BLOCK_KEYS = {
+    "profile": {"join", "kind", "where"},
+    "behavior": {"join", "kind", "interaction", "where", "count", "within", "between"},
+    "segment": {"join", "kind", "segment"},
+    "list": {"join", "kind", "list"},
+}
+COMPOUND_KINDS = {"segment", "list"}
+JOINS = ["or", "and_also", "but_not"]
+
+
+@dataclass
+class References:
+    segments: set[int] = field(default_factory=set)
+    lists: set[int] = field(default_factory=set)
+
+
+# Given referenced ids, return problems as {id: message} for segments and for lists.
+ReferenceChecker = Callable[[References], tuple[dict[int, str], dict[int, str]]]
+
+
+def _fmt_options(options: list[str]) -> str:
+    return ", ".join(f"'{o}'" for o in options)
+
+
+class _Validator:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.refs = References()
+        self.ref_paths: dict[tuple[str, int], str] = {}
+        self.leaves = 0
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def unknown_keys(self, obj: dict, allowed: set[str], path: str) -> None:
+        for key in sorted(set(obj) - allowed):
+            self.error(
+                f"{path}.{key}" if path else key,
+                f"unknown key; allowed: {_fmt_options(sorted(allowed))}",
+            )
+
+    # --- definition and blocks -------------------------------------------------
+
+    def definition(self, definition: Any, kind: str) -> None:
+        if not isinstance(definition, dict):
+            self.error("", "a definition must be a JSON object with 'version' and 'blocks'")
+            return
+        self.unknown_keys(definition, {"version", "blocks"}, "")
+        if definition.get("version") != 1:
+            self.error("version", "must be 1")
+        blocks = definition.get("blocks")
+        if not isinstance(blocks, list) or not blocks:
+            self.error("blocks", "must be a non-empty list of blocks")
+            return
+        if len(blocks) > MAX_BLOCKS:
+            self.error("blocks", f"at most {MAX_BLOCKS} blocks")
+            return
+        for index, block in enumerate(blocks):
+            self.block(block, f"blocks[{index}]", first=index == 0, compound=kind == "compound")
+
+    def block(self, block: Any, path: str, *, first: bool, compound: bool) -> None:
+        if not isinstance(block, dict):
+            self.error(path, "a block must be an object with a 'kind'")
+            return
+        kind = block.get("kind")
+        allowed_kinds = sorted(COMPOUND_KINDS) if compound else list(BLOCK_KEYS)
+        if kind not in allowed_kinds:
+            hint = " (a compound segment combines only segments and lists)" if compound else ""
+            self.error(f"{path}.kind", f"must be one of {_fmt_options(allowed_kinds)}{hint}")
+            return
+        self.unknown_keys(block, BLOCK_KEYS[kind], path)
+        if first and "join" in block:
+            self.error(f"{path}.join", "the first block has no join")
+        elif not first and block.get("join") not in JOINS:
+            self.error(f"{path}.join", f"must be one of {_fmt_options(JOINS)}")
+        getattr(self, f"{kind}_block")(block, path)
+
+    def profile_block(self, block: dict, path: str) -> None:
+        if "where" not in block:
+            self.error(f"{path}.where", "a profile block needs a condition")
+            return
+        self.condition(block["where"], f"{path}.where", depth=1, interaction=False)
+
+    def behavior_block(self, block: dict, path: str) -> None:
+        slug = block.get("interaction")
+        if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 64:
+            self.error(
+                f"{path}.interaction", "must be an interaction type slug, e.g. 'email_clicked'"
+            )
+        if "where" in block:
+            self.condition(block["where"], f"{path}.where", depth=1, interaction=True)
+        if "count" in block:
+            self.count(block["count"], f"{path}.count")
+        if "within" in block and "between" in block:
+            self.error(f"{path}.between", "use either 'within' or 'between', not both")
+        elif "within" in block:
+            self.relative(block["within"], f"{path}.within")
+        elif "between" in block:
+            self.range(block["between"], f"{path}.between", self.date_or_datetime)
+
+    def segment_block(self, block: dict, path: str) -> None:
+        self.reference(block.get("segment"), f"{path}.segment", "segment")
+
+    def list_block(self, block: dict, path: str) -> None:
+        self.reference(block.get("list"), f"{path}.list", "list")
+
+    def reference(self, value: Any, path: str, what: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.error(path, f"must be the id of a {what}")
+            return
+        getattr(self.refs, f"{what}s").add(value)
+        self.ref_paths.setdefault((what, value), path)
+
+    def count(self, count: Any, path: str) -> None:
+        if not isinstance(count, dict):
+            self.error(path, "must be an object like {'op': 'gte', 'value': 1}")
+            return
+        self.unknown_keys(count, {"op", "value"}, path)
+        op = count.get("op")
+        if op not in registry.COUNT_OPERATORS:
+            self.error(f"{path}.op", f"must be one of {_fmt_options(registry.COUNT_OPERATORS)}")
+        elif op == "between":
+            self.range(count.get("value"), f"{path}.value", self.count_value)
+        else:
+            self.count_value(count.get("value"), f"{path}.value")
+
+    def count_value(self, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+            self.error(path, f"must be a whole number from 0 to {MAX_AMOUNT}")
+            return None
+        return value
+
+    # --- conditions --------------------------------------------------------------
+
+    def condition(self, cond: Any, path: str, *, depth: int, interaction: bool) -> None:
+        if depth > MAX_DEPTH:
+            self.error(path, f"conditions nest at most {MAX_DEPTH} levels deep")
+            return
+        if not isinstance(cond, dict):
+            self.error(path, "must be a condition object: a leaf {field, op, value} or all/any/not")
+            return
+        groups = [key for key in ("all", "any", "not") if key in cond]
+        if not groups:
+            self.leaf(cond, path, interaction=interaction)
+            return
+        if len(cond) != 1:
+            self.error(path, "a group has exactly one key: 'all', 'any' or 'not'")
+            return
+        key = groups[0]
+        if key == "not":
+            self.condition(cond["not"], f"{path}.not", depth=depth + 1, interaction=interaction)
+            return
+        children = cond[key]
+        if not isinstance(children, list) or not children:
+            self.error(f"{path}.{key}", "must be a non-empty list of conditions")
+            return
+        for index, child in enumerate(children):
+            self.condition(
+                child, f"{path}.{key}[{index}]", depth=depth + 1, interaction=interaction
+            )
+
+    def leaf(self, leaf: dict, path: str, *, interaction: bool) -> None:
+        self.leaves += 1
+        if self.leaves == MAX_LEAVES + 1:
+            self.error(path, f"a definition has at most {MAX_LEAVES} conditions")
+        if self.leaves > MAX_LEAVES:
+            return
+        self.unknown_keys(leaf, {"field", "op", "value", "type"}, path)
+        name, declared = leaf.get("field"), leaf.get("type")
+        if not isinstance(name, str):
+            self.error(f"{path}.field", "must be a field name from the registry")
+            return
+        if declared is not None and not (isinstance(declared, str) and "." in name):
+            self.error(f"{path}.type", "only custom attribute and property fields take a type")
+            return
+        try:
+            spec = registry.resolve(name, declared, interaction=interaction)
+        except registry.UnknownField as exc:
+            self.error(f"{path}.field", str(exc))
+            return
+        op = leaf.get("op")
+        if op not in spec.operators:
+            self.error(
+                f"{path}.op",
+                f"'{op}' is not valid for {spec.type} field '{name}'; "
+                f"use one of {_fmt_options(spec.operators)}",
+            )
+            return
+        self.value(leaf, spec, op, f"{path}.value")
+
+    # --- values --------------------------------------------------------------------
+
+    def value(self, leaf: dict, spec: registry.Field, op: str, path: str) -> None:
+        shape = registry.OPERATORS[op][1]
+        value = leaf.get("value")
+        if shape == "none":
+            if value is not None:
+                self.error(path, f"'{op}' takes no value")
+            return
+        if "value" not in leaf:
+            self.error(path, f"'{op}' needs a value")
+            return
+        scalar = self.scalar_checker(spec, op)
+        if shape == "single":
+            scalar(value, path)
+        elif shape == "list":
+            if not isinstance(value, list) or not 0 < len(value) <= MAX_LIST_VALUES:
+                self.error(path, f"'{op}' takes a list of 1 to {MAX_LIST_VALUES} values")
+                return
+            for index, item in enumerate(value):
+                scalar(item, f"{path}[{index}]")
+        elif shape == "range":
+            self.range(value, path, scalar)
+        else:
+            self.relative(value, path)
+
+    def scalar_checker(self, spec: registry.Field, op: str) -> Callable[[Any, str], Any]:
+        if spec.type in (registry.TEXT, registry.CHOICE):
+            return self.text
+        if spec.type in (registry.NUMBER, registry.DECIMAL):
+            return self.number
+        if spec.type == registry.DATETIME and op == "between":
+            return self.date_or_datetime
+        return self.date
+
+    def text(self, value: Any, path: str) -> Any:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            self.error(path, f"must be text (at most {MAX_TEXT} characters)")
+            return None
+        return value
+
+    def number(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            try:
+                value = decimal.Decimal(value)
+            except decimal.InvalidOperation:
+                value = None
+        if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
+            self.error(path, "must be a number")
+            return None
+        if not decimal.Decimal(value).is_finite() or abs(value) > 10**15:
+            self.error(path, "must be a finite number below 10^15")
+            return None
+        return value
+
+    def date(self, value: Any, path: str) -> Any:
+        parsed = _parse(parse_date, value)
+        if parsed is None:
+            self.error(path, "must be an ISO date, e.g. 2026-03-31")
+        return parsed
+
+    def date_or_datetime(self, value: Any, path: str) -> Any:
+        parsed = _parse(parse_date, value) or _parse(parse_datetime, value)
+        if parsed is None:
+            self.error(
+                path, "must be an ISO date or datetime, e.g. 2026-03-31 or 2026-03-31T08:00:00Z"
+            )
+        return parsed
+
+    def range(self, value: Any, path: str, scalar: Callable[[Any, str], Any]) -> None:
+        if not isinstance(value, list) or len(value) != 2:
+            self.error(path, "must be a list [low, high]")
+            return
+        low, high = scalar(value[0], f"{path}[0]"), scalar(value[1], f"{path}[1]")
+        if low is None or high is None:
+            return
+        if isinstance(low, datetime.date) != isinstance(high, datetime.date):
+            return
+        try:
+            if _comparable(low) > _comparable(high):
+                self.error(path, "low must not be greater than high")
+        except TypeError:
+            self.error(path, "low and high must be of the same kind")
+
+    def relative(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.error(path, "must be an object like {'amount': 30, 'unit': 'days'}")
+            return
+        self.unknown_keys(value, {"amount", "unit"}, path)
+        amount = value.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
+            self.error(f"{path}.amount", f"must be a whole number from 0 to {MAX_AMOUNT}")
+        if value.get("unit") not in registry.RELATIVE_UNITS:
+            self.error(f"{path}.unit", f"must be one of {_fmt_options(registry.RELATIVE_UNITS)}")
+
+
+def _parse(parser: Callable[[str], Any], value: Any) -> Any:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parser(value)
+    except ValueError:
+        return None
+
+
+def _comparable(value: Any) -> Any:
+    """Dates and datetimes compare as the start of their day when mixed."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, datetime.date):
+        return datetime.datetime.combine(value, datetime.time.min)
+    return value
+
+
+def validate_definition(
+    definition: Any,
+    *,
+    kind: str = "dynamic",
+    check_references: ReferenceChecker | None = None,
+) -> References:
+    """Check a definition against the grammar; raise DefinitionError listing every problem.
+
+    Returns the segments and lists it references.
+    """
+    validator = _Validator()
+    validator.definition(definition, kind)
+    if not validator.problems and check_references is not None:
+        segment_problems, list_problems = check_references(validator.refs)
+        for what, problems in (("segment", segment_problems), ("list", list_problems)):
+            for ref_id, message in problems.items():
+                validator.error(validator.ref_paths[(what, ref_id)], message)
+    if validator.problems:
+        raise DefinitionError(validator.problems)
+    return validator.refs

@@ -1,0 +1,58 @@
+"""Reactions to changes in lower apps: re-evaluate just the contacts that changed.
+
+Lower apps send signals (a contact saved, interactions ingested, a list
+membership changed); this module turns each into one batched django-q2 task.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.signals import post_save, pre_delete
+from django.dispatch import receiver
+from django_q.tasks import async_task
+
+from contacts.models import Contact
+from interactions.signals import interactions_ingested
+from marketing_lists.signals import list_membership_changed
+
+from .models import Segment, SegmentMembership
+
+BATCH = 10_000
+
+
+def queue_contacts(contact_ids: Iterable[int]) -> None:
+    """One task per batch of contacts, and none at all while no segment is live."""
+    ids = sorted(set(contact_ids))
+    if not ids or not Segment.objects.filter(status=Segment.Status.LIVE).exists():
+        return
+    for start in range(0, len(ids), BATCH):
+        async_task(
+            "segments.tasks.evaluate_contacts",
+            ids[start : start + BATCH],
+            task_name=f"contacts changed ({len(ids)})",
+            group="segments-change",
+        )
+
+
+@receiver(post_save, sender=Contact, dispatch_uid="segments.contact_saved")
+def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
+    if not raw:
+        transaction.on_commit(lambda: queue_contacts([instance.pk]))
+
+
+@receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")
+def contact_deleted(sender, instance: Contact, **kwargs) -> None:
+    # Memberships go with the contact (cascade); keep the segments' sizes true.
+    segment_ids = SegmentMembership.objects.filter(contact=instance).values("segment_id")
+    Segment.objects.filter(pk__in=segment_ids).update(member_count=F("member_count") - 1)
+
+
+@receiver(interactions_ingested, dispatch_uid="segments.interactions_ingested")
+def interactions_stored(sender, contact_ids: Iterable[int], **kwargs) -> None:
+    queue_contacts(contact_ids)  # the signal is sent on commit already
+
+
+@receiver(list_membership_changed, dispatch_uid="segments.list_membership_changed")
+def list_membership_updated(sender, contact_ids: Iterable[int], **kwargs) -> None:
+    transaction.on_commit(lambda: queue_contacts(contact_ids))

@@ -1,0 +1,495 @@
+"""Segment services: the only path that changes segments and their members.
+
+The admin, the API and the tasks all call these functions; none of them holds a
+business rule of its own.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from contacts.models import Contact
+from marketing_lists.models import MarketingList
+
+from .engine import (
+    Clock,
+    DefinitionError,
+    Problem,
+    References,
+    compile_definition,
+    condition_q,
+    contacts_matching,
+    validate_definition,
+)
+from .engine.materializer import add_members, materialize, remove_members
+from .models import Evaluation, Segment
+
+logger = logging.getLogger(__name__)
+
+EDITABLE_FIELDS = {"name", "description", "definition", "time_zone", "refresh_interval_minutes"}
+LOCKED_WHEN_LIVE = {"definition", "time_zone"}
+
+
+class SegmentError(Exception):
+    """A refused segment operation; ``str()`` is a message for the user."""
+
+
+class SegmentInUse(SegmentError):
+    pass
+
+
+class SegmentLocked(SegmentError):
+    pass
+
+
+# --- definitions ----------------------------------------------------------------------------------
+
+
+def _check_references(refs: References, *, segment: Segment | None) -> tuple[dict, dict]:
+    live = dict(Segment.objects.filter(pk__in=refs.segments).values_list("pk", "status"))
+    segment_problems = {}
+    for ref in refs.segments:
+        if segment is not None and ref == segment.pk:
+            segment_problems[ref] = "a segment cannot contain itself"
+        elif ref not in live:
+            segment_problems[ref] = f"segment {ref} does not exist"
+        elif live[ref] != Segment.Status.LIVE:
+            segment_problems[ref] = f"segment {ref} is not live; only live segments can be used"
+        elif segment is not None and segment.pk and _reaches(ref, segment.pk):
+            segment_problems[ref] = (
+                f"segment {ref} already uses this segment: that would be a cycle"
+            )
+    known_lists = set(MarketingList.objects.filter(pk__in=refs.lists).values_list("pk", flat=True))
+    list_problems = {ref: f"list {ref} does not exist" for ref in refs.lists - known_lists}
+    return segment_problems, list_problems
+
+
+def _reaches(start: int, target: int) -> bool:
+    """Whether segment ``start`` uses ``target``, directly or through other segments."""
+    seen, frontier = set(), {start}
+    while frontier:
+        if target in frontier:
+            return True
+        seen |= frontier
+        uses = Segment.uses_segments.through.objects.filter(from_segment_id__in=frontier)
+        frontier = set(uses.values_list("to_segment_id", flat=True)) - seen
+    return False
+
+
+def definition_validate(
+    *, definition: Any, kind: str = Segment.Kind.DYNAMIC, segment: Segment | None = None
+) -> References:
+    """Validate a definition and its references; raise DefinitionError naming each bad part."""
+    if kind == Segment.Kind.STATIC:
+        if definition not in (None, {}):
+            raise DefinitionError([Problem("", "a static segment has no definition")])
+        return References()
+    return validate_definition(
+        definition,
+        kind=kind,
+        check_references=lambda refs: _check_references(refs, segment=segment),
+    )
+
+
+def definition_estimate(*, definition: Any, time_zone: str = "UTC", kind: str = "dynamic") -> int:
+    """Exact number of contacts an (unsaved) definition selects right now."""
+    definition_validate(definition=definition, kind=kind)
+    return compile_definition(definition, _clock(time_zone)).count()
+
+
+def segment_estimate(*, segment: Segment) -> int:
+    if segment.kind == Segment.Kind.STATIC:
+        return segment.memberships.count()
+    return definition_estimate(
+        definition=segment.definition, time_zone=segment.time_zone, kind=segment.kind
+    )
+
+
+def _clock(time_zone: str) -> Clock:
+    try:
+        return Clock.for_zone(time_zone)
+    except (ValueError, KeyError) as exc:
+        raise DefinitionError([Problem("time_zone", f"unknown time zone '{time_zone}'")]) from exc
+
+
+def _check_time_zone(time_zone: str) -> None:
+    _clock(time_zone)
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+
+
+def _store_references(segment: Segment, refs: References) -> None:
+    segment.uses_segments.set(refs.segments)
+    segment.uses_lists.set(refs.lists)
+
+
+@transaction.atomic
+def segment_create(
+    *,
+    name: str,
+    kind: str = Segment.Kind.DYNAMIC,
+    definition: Any = None,
+    description: str = "",
+    time_zone: str = "UTC",
+    refresh_interval_minutes: int = 60,
+    created_by=None,
+) -> Segment:
+    if kind not in Segment.Kind.values:
+        raise SegmentError(f"kind must be one of {', '.join(Segment.Kind.values)}")
+    _check_time_zone(time_zone)
+    refs = definition_validate(definition=definition, kind=kind)
+    segment = Segment(
+        name=name,
+        kind=kind,
+        definition=definition if kind != Segment.Kind.STATIC else None,
+        description=description,
+        time_zone=time_zone,
+        refresh_interval_minutes=refresh_interval_minutes,
+        created_by=created_by,
+    )
+    segment.full_clean(exclude=["definition"])
+    segment.save()
+    _store_references(segment, refs)
+    return segment
+
+
+@transaction.atomic
+def segment_update(*, segment: Segment, **fields: Any) -> Segment:
+    """Change a segment's editable fields; a live segment's definition is locked."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise SegmentError(f"cannot change {', '.join(sorted(unknown))}")
+    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    changed_locked = {k for k in LOCKED_WHEN_LIVE & set(fields) if fields[k] != getattr(segment, k)}
+    if segment.is_live and changed_locked:
+        fields_text = " and ".join(sorted(changed_locked))
+        raise SegmentLocked(f"'{segment.name}' is live: stop it before changing its {fields_text}")
+    if "time_zone" in fields:
+        _check_time_zone(fields["time_zone"])
+    refs = None
+    if "definition" in fields:
+        refs = definition_validate(
+            definition=fields["definition"], kind=segment.kind, segment=segment
+        )
+    for key, value in fields.items():
+        setattr(segment, key, value)
+    segment.full_clean(exclude=["definition"])
+    segment.save()
+    if refs is not None:
+        _store_references(segment, refs)
+    return segment
+
+
+def segment_go_live(*, segment: Segment) -> Segment:
+    """Validate, lock and queue a full evaluation (which has run when this returns in sync mode)."""
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        if segment.is_live:
+            raise SegmentError(f"'{segment.name}' is already live")
+        refs = definition_validate(
+            definition=segment.definition, kind=segment.kind, segment=segment
+        )
+        _store_references(segment, refs)
+        segment.status = Segment.Status.LIVE
+        segment.evaluation_state = Segment.EvaluationState.QUEUED
+        segment.last_error = ""
+        segment.save(update_fields=["status", "evaluation_state", "last_error", "updated_at"])
+    if segment.kind != Segment.Kind.STATIC:
+        _enqueue_evaluation(segment, Evaluation.Trigger.GO_LIVE)
+    else:
+        Segment.objects.filter(pk=segment.pk).update(evaluation_state=Segment.EvaluationState.IDLE)
+    segment.refresh_from_db()
+    return segment
+
+
+def _refuse_if_used(segment: Segment, action: str) -> None:
+    users = list(segment.used_by.filter(status=Segment.Status.LIVE).values_list("name", flat=True))
+    if users:
+        names = ", ".join(f"'{name}'" for name in users[:5])
+        raise SegmentInUse(f"cannot {action} '{segment.name}': live segment(s) {names} use it")
+
+
+@transaction.atomic
+def segment_stop(*, segment: Segment) -> Segment:
+    """Return a live segment to draft; refused while a live segment uses it."""
+    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    if not segment.is_live:
+        raise SegmentError(f"'{segment.name}' is not live")
+    _refuse_if_used(segment, "stop")
+    segment.status = Segment.Status.DRAFT
+    segment.evaluation_state = Segment.EvaluationState.IDLE
+    segment.save(update_fields=["status", "evaluation_state", "updated_at"])
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment) -> None:
+    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    _refuse_if_used(segment, "delete")
+    segment.delete()
+
+
+def segment_refresh(*, segment: Segment) -> None:
+    """Queue a full evaluation of a live segment."""
+    if not segment.is_live or segment.kind == Segment.Kind.STATIC:
+        raise SegmentError(
+            f"only live dynamic or compound segments are evaluated; '{segment.name}' is not"
+        )
+    Segment.objects.filter(pk=segment.pk).update(evaluation_state=Segment.EvaluationState.QUEUED)
+    _enqueue_evaluation(segment, Evaluation.Trigger.REFRESH)
+
+
+def _enqueue_evaluation(segment: Segment, trigger: str) -> None:
+    async_task(
+        "segments.tasks.evaluate_segment",
+        segment.pk,
+        trigger,
+        task_name=f"segment {segment.pk} {trigger}",
+        group="segments-full",
+    )
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+def _mark_interrupted(segment: Segment) -> None:
+    """Evaluations left 'running' by a worker that died are recorded as failed."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    segment.evaluations.filter(status=Evaluation.Status.RUNNING, started_at__lt=cutoff).update(
+        status=Evaluation.Status.FAILED, error="interrupted: the worker stopped before finishing"
+    )
+
+
+def segment_evaluate(
+    *, segment: Segment, trigger: str, contact_ids: list[int] | None = None
+) -> Evaluation | None:
+    """Bring a live segment's members up to date, for everyone or for ``contact_ids`` only.
+
+    One evaluation per segment at a time (row lock). On failure the transaction
+    rolls back, the previous members stay, and the segment is marked failed.
+    Returns None when the segment is no longer live or not evaluated (static).
+    """
+    if segment.kind == Segment.Kind.STATIC:
+        return None
+    full = contact_ids is None
+    if full:
+        _mark_interrupted(segment)
+        Segment.objects.filter(pk=segment.pk).update(
+            evaluation_state=Segment.EvaluationState.RUNNING
+        )
+    evaluation = Evaluation.objects.create(
+        segment=segment,
+        trigger=trigger,
+        scope_size=None if full else len(contact_ids),
+        started_at=timezone.now(),
+    )
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            locked = Segment.objects.select_for_update().get(pk=segment.pk)
+            if not locked.is_live:
+                evaluation.delete()
+                return None
+            diff = _materialize(locked, evaluation, contact_ids)
+            _finish(locked, evaluation, diff, full)
+    except Exception as exc:
+        _fail(segment, evaluation, exc)
+        raise
+    logger.info(
+        "segment evaluated",
+        extra={
+            "segment": segment.pk,
+            "trigger": trigger,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "added": evaluation.added,
+            "removed": evaluation.removed,
+            "size": evaluation.size,
+        },
+    )
+    return evaluation
+
+
+def _materialize(segment: Segment, evaluation: Evaluation, contact_ids: list[int] | None):
+    target = compile_definition(segment.definition, _clock(segment.time_zone), contact_ids)
+    return materialize(
+        segment_id=segment.pk,
+        target=target,
+        evaluation_id=evaluation.pk,
+        at=evaluation.started_at,
+        scope=contact_ids,
+    )
+
+
+def _finish(segment: Segment, evaluation: Evaluation, diff, full: bool) -> None:
+    segment.member_count = (
+        diff.size if diff.size is not None else segment.member_count + diff.added - diff.removed
+    )
+    segment.last_evaluated_at = timezone.now()
+    update = ["member_count", "last_evaluated_at"]
+    if full or segment.evaluation_state == Segment.EvaluationState.FAILED:
+        segment.evaluation_state = Segment.EvaluationState.IDLE
+        segment.last_error = ""
+        update += ["evaluation_state", "last_error"]
+    segment.save(update_fields=update)
+    evaluation.size = segment.member_count
+    evaluation.added, evaluation.removed = diff.added, diff.removed
+    evaluation.status = Evaluation.Status.SUCCEEDED
+    evaluation.finished_at = segment.last_evaluated_at
+    evaluation.save()
+
+
+def _fail(segment: Segment, evaluation: Evaluation, exc: Exception) -> None:
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    logger.exception("segment evaluation failed", extra={"segment": segment.pk})
+    Evaluation.objects.filter(pk=evaluation.pk).update(
+        status=Evaluation.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+    Segment.objects.filter(pk=segment.pk).update(
+        evaluation_state=Segment.EvaluationState.FAILED, last_error=message
+    )
+
+
+def live_segments_in_dependency_order() -> list[Segment]:
+    """Live evaluated segments, each after every segment it uses."""
+    segments = {
+        s.pk: s
+        for s in Segment.objects.filter(status=Segment.Status.LIVE).exclude(
+            kind=Segment.Kind.STATIC
+        )
+    }
+    uses: dict[int, set[int]] = {pk: set() for pk in segments}
+    edges = Segment.uses_segments.through.objects.filter(from_segment_id__in=segments)
+    for user, used in edges.values_list("from_segment_id", "to_segment_id"):
+        uses[user].add(used)
+    ordered, placed = [], set()
+    while len(ordered) < len(segments):
+        ready = [
+            pk
+            for pk in segments
+            if pk not in placed and uses[pk] <= placed | (uses[pk] - set(segments))
+        ]
+        if not ready:  # a cycle cannot be created through the services; stay safe anyway
+            ready = [pk for pk in segments if pk not in placed]
+        for pk in sorted(ready):
+            ordered.append(segments[pk])
+            placed.add(pk)
+    return ordered
+
+
+def contacts_evaluate(*, contact_ids: Iterable[int]) -> int:
+    """Re-evaluate just these contacts in every live segment; returns segments evaluated."""
+    contact_ids = sorted(set(contact_ids))
+    if not contact_ids:
+        return 0
+    evaluated = 0
+    for segment in live_segments_in_dependency_order():
+        try:
+            if segment_evaluate(
+                segment=segment, trigger=Evaluation.Trigger.CHANGE, contact_ids=contact_ids
+            ):
+                evaluated += 1
+        except Exception:
+            continue  # recorded on the segment; the others still get their update
+    return evaluated
+
+
+def segments_refresh_due(*, now=None) -> int:
+    """Queue a full evaluation of every live segment whose refresh interval has passed."""
+    now = now or timezone.now()
+    queued = 0
+    for segment in live_segments_in_dependency_order():
+        due = segment.last_evaluated_at is None or (
+            segment.last_evaluated_at
+            <= now - timezone.timedelta(minutes=segment.refresh_interval_minutes)
+        )
+        if due or segment.evaluation_state == Segment.EvaluationState.FAILED:
+            Segment.objects.filter(pk=segment.pk).update(
+                evaluation_state=Segment.EvaluationState.QUEUED
+            )
+            _enqueue_evaluation(segment, Evaluation.Trigger.SCHEDULE)
+            queued += 1
+    return queued
+
+
+# --- static segments ------------------------------------------------------------------------------
+
+
+def _static_contacts(
+    contact_ids: Iterable[int] | None, where: dict | None, time_zone: str
+) -> QuerySet:
+    if (contact_ids is None) == (where is None):
+        raise SegmentError("give either contact ids or a condition")
+    if where is not None:
+        _validate_where(where)
+        return contacts_matching(condition_q(where, _clock(time_zone)))
+    ids = list(contact_ids)
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise SegmentError("contact ids must be whole numbers")
+    return Contact.objects.filter(pk__in=ids).order_by().values("id")
+
+
+def _validate_where(where: dict) -> None:
+    try:
+        validate_definition({"version": 1, "blocks": [{"kind": "profile", "where": where}]})
+    except DefinitionError as exc:
+        prefix = "blocks[0].where"
+        raise DefinitionError(
+            [Problem("where" + p.path[len(prefix) :], p.message) for p in exc.problems]
+        ) from exc
+
+
+def _static_change(segment: Segment, contacts: QuerySet, change) -> int:
+    if segment.kind != Segment.Kind.STATIC:
+        raise SegmentError(f"'{segment.name}' is not a static segment")
+    with transaction.atomic():
+        locked = Segment.objects.select_for_update().get(pk=segment.pk)
+        now = timezone.now()
+        evaluation = Evaluation.objects.create(
+            segment=locked, trigger=Evaluation.Trigger.STATIC, started_at=now
+        )
+        changed = change(
+            segment_id=locked.pk, contacts=contacts, evaluation_id=evaluation.pk, at=now
+        )
+        added, removed = (changed, 0) if change is add_members else (0, changed)
+        Segment.objects.filter(pk=locked.pk).update(
+            member_count=F("member_count") + added - removed, last_evaluated_at=now
+        )
+        locked.refresh_from_db(fields=["member_count"])
+        evaluation.size, evaluation.added, evaluation.removed = locked.member_count, added, removed
+        evaluation.status, evaluation.finished_at = Evaluation.Status.SUCCEEDED, timezone.now()
+        evaluation.save()
+    return changed
+
+
+def static_segment_add(
+    *, segment: Segment, contact_ids: Iterable[int] | None = None, where: dict | None = None
+) -> int:
+    """Add contacts by id or by a profile condition; returns how many were not yet members."""
+    contacts = _static_contacts(contact_ids, where, segment.time_zone)
+    return _static_change(segment, contacts, add_members)
+
+
+def static_segment_remove(
+    *, segment: Segment, contact_ids: Iterable[int] | None = None, where: dict | None = None
+) -> int:
+    contacts = _static_contacts(contact_ids, where, segment.time_zone)
+    return _static_change(segment, contacts, remove_members)
+
+
+def static_segment_preview(*, segment: Segment, where: dict, action: str) -> int:
+    """How many contacts ``static_segment_add``/``remove`` with this condition would change."""
+    contacts = _static_contacts(None, where, segment.time_zone)
+    members = segment.memberships.values("contact_id")
+    if action == "add":
+        return Contact.objects.filter(pk__in=contacts).exclude(pk__in=members).count()
+    if action == "remove":
+        return Contact.objects.filter(pk__in=contacts).filter(pk__in=members).count()
+    raise SegmentError("action must be 'add' or 'remove'")

@@ -1,0 +1,23 @@
+"""django-q2 entry points: thin wrappers over the services."""
+
+from . import services
+from .models import Segment
+
+
+def evaluate_segment(segment_id: int, trigger: str) -> int | None:
+    """Full evaluation of one segment; returns its size, or None if it is no longer live."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        return None
+    evaluation = services.segment_evaluate(segment=segment, trigger=trigger)
+    return evaluation.size if evaluation else None
+
+
+def evaluate_contacts(contact_ids: list[int]) -> int:
+    """Change-driven evaluation of a few contacts against every live segment."""
+    return services.contacts_evaluate(contact_ids=contact_ids)
+
+
+def refresh_due_segments() -> int:
+    """Run by a django-q2 schedule: queue the live segments whose refresh interval passed."""
+    return services.segments_refresh_due()
