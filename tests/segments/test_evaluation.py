@@ -1,0 +1,239 @@
+"""Evaluation: materialization, change-driven updates, failures and concurrency."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from interactions.services import interactions_ingest
+from segments import services
+from segments.engine import materializer
+from segments.models import Evaluation, MembershipChange, Segment, SegmentMembership
+
+CHICAGO = {
+    "version": 1,
+    "blocks": [{"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}}],
+}
+
+
+def members(segment: Segment) -> set[int]:
+    return set(segment.memberships.values_list("contact_id", flat=True))
+
+
+@pytest.fixture
+def chicago(db, make_contact):
+    people = [make_contact(city="Chicago") for _ in range(3)] + [make_contact(city="Boston")]
+    segment = services.segment_create(name="Chicago", definition=CHICAGO)
+    return services.segment_go_live(segment=segment), people
+
+
+def test_go_live_materializes_members_and_records_changes(chicago):
+    segment, people = chicago
+    assert members(segment) == {p.pk for p in people[:3]}
+    assert segment.member_count == 3 and segment.evaluation_state == "idle"
+    evaluation = segment.evaluations.get()
+    assert (evaluation.trigger, evaluation.status) == ("go_live", "succeeded")
+    assert (evaluation.size, evaluation.added, evaluation.removed) == (3, 3, 0)
+    assert MembershipChange.objects.filter(segment=segment, change="added").count() == 3
+
+
+def test_unchanged_data_re_evaluates_without_writing_rows(chicago):
+    segment, _ = chicago
+    changes_before = MembershipChange.objects.count()
+    evaluation = services.segment_evaluate(segment=segment, trigger="refresh")
+    assert (evaluation.added, evaluation.removed, evaluation.size) == (0, 0, 3)
+    assert MembershipChange.objects.count() == changes_before
+
+
+def test_saving_a_contact_moves_it_in_and_out(chicago, django_capture_on_commit_callbacks):
+    segment, people = chicago
+    with django_capture_on_commit_callbacks(execute=True):
+        people[0].city = "Denver"
+        people[0].save()
+        people[3].city = "CHICAGO"
+        people[3].save()
+    segment.refresh_from_db()
+    assert members(segment) == {people[1].pk, people[2].pk, people[3].pk}
+    assert segment.member_count == 3
+    latest = segment.evaluations.filter(trigger="change").order_by("started_at", "pk")
+    assert [e.scope_size for e in latest] == [1, 1]
+
+
+def test_one_ingest_call_is_one_change_driven_evaluation(
+    db, make_contact, django_capture_on_commit_callbacks
+):
+    clickers = [make_contact() for _ in range(5)]
+    definition = {"version": 1, "blocks": [{"kind": "behavior", "interaction": "email_clicked"}]}
+    segment = services.segment_go_live(
+        segment=services.segment_create(name="Clickers", definition=definition)
+    )
+    assert segment.member_count == 0
+    now = timezone.now().isoformat()
+    records = [
+        {"contact": c.pk, "type": "email_clicked", "occurred_at": now, "external_id": f"c{c.pk}"}
+        for c in clickers
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        interactions_ingest(records=records)
+    segment.refresh_from_db()
+    assert segment.member_count == 5 and members(segment) == {c.pk for c in clickers}
+    assert segment.evaluations.filter(trigger="change").count() == 1
+
+
+def test_evaluation_query_count_does_not_grow_with_the_segment(db, make_contact):
+    definition = {
+        "version": 1,
+        "blocks": [
+            {"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}},
+            {
+                "join": "and_also",
+                "kind": "behavior",
+                "interaction": "email_clicked",
+                "count": {"op": "gte", "value": 2},
+            },
+        ],
+    }
+    segment = services.segment_create(name="Mixed", definition=definition)
+    Segment.objects.filter(pk=segment.pk).update(status="live")
+
+    def evaluate() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            services.segment_evaluate(segment=segment, trigger="refresh")
+        return len(queries)
+
+    few = evaluate()
+    for _ in range(50):
+        make_contact(city="Chicago")
+    assert evaluate() == few
+
+
+def test_the_compiled_definition_is_one_select(db):
+    from segments.engine import Clock, compile_definition
+
+    definition = {
+        "version": 1,
+        "blocks": [
+            {
+                "kind": "profile",
+                "where": {
+                    "any": [
+                        {"field": "city", "op": "eq", "value": "Chicago"},
+                        {"not": {"field": "account.industry", "op": "in", "value": ["mining"]}},
+                    ]
+                },
+            },
+            {
+                "join": "and_also",
+                "kind": "behavior",
+                "interaction": "email_clicked",
+                "count": {"op": "lte", "value": 2},
+                "within": {"amount": 30, "unit": "days"},
+            },
+            {"join": "but_not", "kind": "behavior", "interaction": "email_bounced"},
+        ],
+    }
+    query = compile_definition(definition, Clock.for_zone("Europe/Paris"))
+    with CaptureQueriesContext(connection) as queries:
+        list(query)
+    assert len(queries) == 1
+    assert queries[0]["sql"].lstrip().upper().startswith("SELECT")
+
+
+def test_a_failing_evaluation_keeps_the_previous_members(chicago, make_contact, monkeypatch):
+    segment, people = chicago
+    make_contact(city="Chicago")
+    people[0].city = "Denver"
+    people[0].save()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    # Fail after the additions were written: the removals step raises.
+    monkeypatch.setattr(materializer, "_record_removed", explode)
+    with pytest.raises(RuntimeError):
+        services.segment_evaluate(segment=segment, trigger="refresh")
+    segment.refresh_from_db()
+    assert members(segment) == {p.pk for p in people[:3]}
+    assert segment.member_count == 3
+    assert segment.evaluation_state == "failed" and "disk full" in segment.last_error
+    failed = segment.evaluations.get(status="failed")
+    assert "disk full" in failed.error and failed.finished_at is not None
+
+    monkeypatch.undo()
+    services.segment_evaluate(segment=segment, trigger="schedule")
+    segment.refresh_from_db()
+    assert segment.evaluation_state == "idle" and segment.last_error == ""
+    assert segment.member_count == 3 and people[0].pk not in members(segment)
+
+
+def test_an_evaluation_left_running_by_a_dead_worker_is_marked_interrupted(chicago):
+    segment, _ = chicago
+    stale = Evaluation.objects.create(
+        segment=segment, trigger="schedule", started_at=timezone.now() - timezone.timedelta(hours=2)
+    )
+    services.segment_evaluate(segment=segment, trigger="schedule")
+    stale.refresh_from_db()
+    assert stale.status == "failed" and "interrupted" in stale.error
+
+
+def test_a_stopped_segment_is_not_evaluated(chicago):
+    segment, _ = chicago
+    services.segment_stop(segment=segment)
+    assert services.segment_evaluate(segment=segment, trigger="schedule") is None
+
+
+def test_refresh_schedule_queues_only_due_segments(chicago):
+    segment, _ = chicago
+    assert services.segments_refresh_due() == 0
+    later = timezone.now() + timezone.timedelta(minutes=segment.refresh_interval_minutes + 1)
+    assert services.segments_refresh_due(now=later) == 1
+    assert segment.evaluations.filter(trigger="schedule").exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_evaluations_of_one_segment_serialize(make_contact):
+    for index in range(300):
+        make_contact(city="Chicago" if index % 2 else "Boston")
+    segment = services.segment_create(name="Chicago", definition=CHICAGO)
+    Segment.objects.filter(pk=segment.pk).update(status="live")
+    errors = []
+
+    def evaluate():
+        try:
+            services.segment_evaluate(segment=segment, trigger="refresh")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    segment.refresh_from_db()
+    assert segment.member_count == 150 == SegmentMembership.objects.filter(segment=segment).count()
+    added = MembershipChange.objects.filter(segment=segment, change="added").count()
+    assert added == 150  # each member recorded once, whichever evaluation came first
+    assert sorted(segment.evaluations.values_list("added", flat=True)) == [0, 0, 0, 150]
+
+
+def test_segment_sql_command_prints_the_statement(db):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("segment_sql", definition=json.dumps(CHICAGO), stdout=out)
+    assert out.getvalue().startswith("SELECT") and "contacts_contact" in out.getvalue()
+    with pytest.raises(CommandError, match=r"blocks\[0\]\.where\.op"):
+        bad = {
+            "version": 1,
+            "blocks": [{"kind": "profile", "where": {"field": "city", "op": "gt", "value": "x"}}],
+        }
+        call_command("segment_sql", definition=json.dumps(bad))
