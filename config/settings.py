@@ -140,3 +140,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Long full evaluations may go to their own queue, so that they never delay the short
+# change-driven ones: set SEGMENTS_FULL_EVALUATION_CLUSTER=long and run a second
+# worker pool with `Q_CLUSTER_NAME=long python manage.py qcluster`.
+Q_CLUSTER["ALT_CLUSTERS"] = {"long": {"timeout": 3000, "retry": 3600}}
+SEGMENTS_FULL_EVALUATION_CLUSTER = os.environ.get("SEGMENTS_FULL_EVALUATION_CLUSTER") or None

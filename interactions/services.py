@@ -46,7 +46,11 @@ def _parse_occurred_at(value: Any) -> datetime.datetime:
         raise ValueError("must be an ISO 8601 datetime, e.g. 2026-05-01T09:30:00+00:00")
     if timezone.is_naive(parsed):
         raise ValueError("must include a time zone offset (e.g. +00:00 or Z)")
-    return parsed
+    try:
+        # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; UTC is the same instant.
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:
+        raise ValueError("must lie between years 1 and 9999 in UTC") from None
 
 
 def _text(value: Any, max_length: int) -> str:

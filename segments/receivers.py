@@ -12,7 +12,7 @@ from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from contacts.models import Contact
+from contacts.models import Account, Contact
 from interactions.signals import interactions_ingested
 from marketing_lists.signals import list_membership_changed
 
@@ -39,6 +39,14 @@ def queue_contacts(contact_ids: Iterable[int]) -> None:
 def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
     if not raw:
         transaction.on_commit(lambda: queue_contacts([instance.pk]))
+
+
+@receiver(post_save, sender=Account, dispatch_uid="segments.account_saved")
+def account_saved(sender, instance: Account, created: bool, raw: bool = False, **kwargs) -> None:
+    # account.* conditions follow the account; a new account has no contacts yet.
+    if not (raw or created):
+        contact_ids = Contact.objects.filter(account=instance).values_list("pk", flat=True)
+        transaction.on_commit(lambda: queue_contacts(contact_ids))
 
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")

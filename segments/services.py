@@ -243,17 +243,18 @@ def segment_refresh(*, segment: Segment) -> None:
         raise SegmentError(
             f"only live dynamic or compound segments are evaluated; '{segment.name}' is not"
         )
-    Segment.objects.filter(pk=segment.pk).update(evaluation_state=Segment.EvaluationState.QUEUED)
     _enqueue_evaluation(segment, Evaluation.Trigger.REFRESH)
 
 
 def _enqueue_evaluation(segment: Segment, trigger: str) -> None:
+    Segment.objects.filter(pk=segment.pk).update(evaluation_state=Segment.EvaluationState.QUEUED)
     async_task(
         "segments.tasks.evaluate_segment",
         segment.pk,
         trigger,
         task_name=f"segment {segment.pk} {trigger}",
         group="segments-full",
+        cluster=settings.SEGMENTS_FULL_EVALUATION_CLUSTER,
     )
 
 
@@ -303,18 +304,31 @@ def segment_evaluate(
     except Exception as exc:
         _fail(segment, evaluation, exc)
         raise
-    logger.info(
-        "segment evaluated",
-        extra={
-            "segment": segment.pk,
-            "trigger": trigger,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-            "added": evaluation.added,
-            "removed": evaluation.removed,
-            "size": evaluation.size,
-        },
-    )
+    _log_evaluation(evaluation, time.monotonic() - started)
+    if full and (evaluation.added or evaluation.removed):
+        _refresh_dependents(segment)
     return evaluation
+
+
+def _log_evaluation(evaluation: Evaluation, seconds: float) -> None:
+    fields = {
+        "segment": evaluation.segment_id,
+        "trigger": evaluation.trigger,
+        "duration_ms": round(seconds * 1000, 1),
+        "added": evaluation.added,
+        "removed": evaluation.removed,
+        "size": evaluation.size,
+    }
+    logger.info(
+        "segment evaluated " + " ".join(f"{key}={value}" for key, value in fields.items()),
+        extra=fields,
+    )
+
+
+def _refresh_dependents(segment: Segment) -> None:
+    """Segments built on this one follow its new members with a full evaluation of their own."""
+    for dependent in segment.used_by.filter(status=Segment.Status.LIVE):
+        _enqueue_evaluation(dependent, Evaluation.Trigger.CHANGE)
 
 
 def _materialize(segment: Segment, evaluation: Evaluation, contact_ids: list[int] | None):
@@ -411,9 +425,6 @@ def segments_refresh_due(*, now=None) -> int:
             <= now - timezone.timedelta(minutes=segment.refresh_interval_minutes)
         )
         if due or segment.evaluation_state == Segment.EvaluationState.FAILED:
-            Segment.objects.filter(pk=segment.pk).update(
-                evaluation_state=Segment.EvaluationState.QUEUED
-            )
             _enqueue_evaluation(segment, Evaluation.Trigger.SCHEDULE)
             queued += 1
     return queued
@@ -466,6 +477,8 @@ def _static_change(segment: Segment, contacts: QuerySet, change) -> int:
         evaluation.size, evaluation.added, evaluation.removed = locked.member_count, added, removed
         evaluation.status, evaluation.finished_at = Evaluation.Status.SUCCEEDED, timezone.now()
         evaluation.save()
+    if changed and locked.is_live:
+        _refresh_dependents(locked)
     return changed
 
 
@@ -486,6 +499,8 @@ def static_segment_remove(
 
 def static_segment_preview(*, segment: Segment, where: dict, action: str) -> int:
     """How many contacts ``static_segment_add``/``remove`` with this condition would change."""
+    if segment.kind != Segment.Kind.STATIC:
+        raise SegmentError(f"'{segment.name}' is not a static segment")
     contacts = _static_contacts(None, where, segment.time_zone)
     members = segment.memberships.values("contact_id")
     if action == "add":

@@ -72,6 +72,10 @@ class Clock:
     def day_start(self, day: datetime.date) -> datetime.datetime:
         return datetime.datetime.combine(day, datetime.time.min, tzinfo=self.zone)
 
+    def aware(self, moment: datetime.datetime) -> datetime.datetime:
+        """A datetime given without an offset is a wall-clock time in this zone."""
+        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=self.zone)
+
 
 def shift(day: datetime.date, amount: int, unit: str) -> datetime.date:
     """``day`` moved by a signed amount of days, weeks, months or years (clamped to month end)."""
@@ -92,16 +96,19 @@ def value_expression(spec: registry.Field) -> Expression:
     """The SQL value of a field; NULL wherever the value counts as empty (or has the wrong type)."""
     if spec.json_key is None:
         return F(spec.path)
+    json_type = JSONType(F(spec.path), spec.json_key)
     text = KeyTextTransform(spec.json_key, spec.path)
     if spec.type in (registry.NUMBER, registry.DECIMAL):
-        numeric = Q(In(JSONType(F(spec.path), spec.json_key), ["integer", "real"]))
+        numeric = Q(In(json_type, ["integer", "real"]))
         return Case(When(numeric, then=Cast(text, FloatField())), default=None)
     if spec.type == registry.BOOLEAN:
-        return JSONType(F(spec.path), spec.json_key)
+        return json_type
     if spec.type == registry.DATE:
         iso_date = Q(Regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
         return Case(When(iso_date, then=text), default=None)
-    return text
+    # Only a JSON string is text. Reading other types as text would differ by database:
+    # SQLite reads a JSON null as the text 'null', PostgreSQL as NULL.
+    return Case(When(Q(Exact(json_type, "text")), then=text), default=None)
 
 
 def empty_q(spec: registry.Field, value: Expression) -> Q:
@@ -124,11 +131,14 @@ def nonempty_q(spec: registry.Field, value: Expression) -> Q:
 
 
 def _number(spec: registry.Field, value: Any) -> Any:
+    """A validated number (possibly given as text) as the database compares it exactly.
+
+    Never a string: PostgreSQL refuses to compare an integer column with '20.0'.
+    """
+    number = decimal.Decimal(str(value))
     if spec.json_key:
-        return float(value)
-    if spec.type == registry.DECIMAL:
-        return decimal.Decimal(str(value))
-    return value
+        return float(number)
+    return int(number) if number == number.to_integral_value() else number
 
 
 def _date_or_datetime(value: str) -> datetime.date | datetime.datetime:
@@ -214,14 +224,14 @@ class _Leaf:
     # the segment zone's midnights.
     def day(self, day: datetime.date) -> Any:
         if isinstance(day, datetime.datetime):
-            return day
+            return self.clock.aware(day)
         if self.spec.type == registry.DATETIME:
             return self.clock.day_start(day)
         return day.isoformat() if self.spec.json_key else day
 
     def through(self, day: datetime.date) -> tuple[type, Any]:
         if isinstance(day, datetime.datetime):
-            return LessThanOrEqual, day
+            return LessThanOrEqual, self.clock.aware(day)
         if self.spec.type == registry.DATETIME:
             return LessThan, self.clock.day_start(day + datetime.timedelta(days=1))
         return LessThanOrEqual, self.day(day)
@@ -246,7 +256,20 @@ def leaf_q(leaf: dict, clock: Clock, *, negated: bool, interaction: bool) -> Q:
     core = compiled.core(op, leaf.get("value"))
     if negated:
         return ~core | empty_q(spec, compiled.value)
+    if _excludes_empty(spec, op, leaf.get("value")):
+        return core
     return core & nonempty_q(spec, compiled.value)
+
+
+def _excludes_empty(spec: registry.Field, op: str, value: Any) -> bool:
+    """Whether a positive test already fails on empty values, so needs no guard of its own.
+
+    Empty is NULL (never equal, greater or alike in SQL) or, for text, ''; only a test
+    against '' itself can hold for ''. Fewer predicates per row make scans cheaper.
+    """
+    if spec.type not in TEXTY:
+        return True
+    return "" not in (value if op == "in" else [value])
 
 
 def condition_q(cond: dict, clock: Clock, *, negated: bool = False, interaction: bool = False) -> Q:
@@ -310,7 +333,7 @@ def behavior_q(block: dict, clock: Clock) -> Q:
         return Q(pk__in=_contacts_counted(matching, low, high))
     # The count admits 0: everyone except contacts whose (non-zero) count is out of range.
     if high is None:
-        return Q()
+        return Q(pk__isnull=False)  # everyone; an empty Q() would vanish from an "or"
     if high == 0:
         return ~Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
     return ~Q(pk__in=_contacts_counted(matching, high + 1, None))
@@ -326,11 +349,13 @@ def block_q(block: dict, clock: Clock) -> Q:
         return behavior_q(block, clock)
     if kind == "segment":
         members = SegmentMembership.objects.filter(segment_id=block["segment"])
-        return Q(pk__in=members.values("contact_id"))
-    subscribed = ListMembership.objects.filter(
-        list_id=block["list"], status=ListMembership.Status.SUBSCRIBED
-    )
-    return Q(pk__in=subscribed.values("contact_id"))
+    else:
+        members = ListMembership.objects.filter(
+            list_id=block["list"], status=ListMembership.Status.SUBSCRIBED
+        )
+    # EXISTS rather than IN: under "but not" it becomes an anti-join probing the
+    # (segment, contact) index, where NOT IN would hash the other whole set every time.
+    return Q(Exists(members.filter(contact_id=OuterRef("pk"))))
 
 
 def _negate(block: dict, compiled: Q, clock: Clock) -> Q:

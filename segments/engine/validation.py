@@ -196,13 +196,16 @@ class _Validator:
         if not isinstance(name, str):
             self.error(f"{path}.field", "must be a field name from the registry")
             return
-        if declared is not None and not (isinstance(declared, str) and "." in name):
-            self.error(f"{path}.type", "only custom attribute and property fields take a type")
+        if declared is not None and declared not in registry.JSON_TYPES:
+            self.error(f"{path}.type", f"must be one of {_fmt_options(registry.JSON_TYPES)}")
             return
         try:
             spec = registry.resolve(name, declared, interaction=interaction)
         except registry.UnknownField as exc:
             self.error(f"{path}.field", str(exc))
+            return
+        if declared is not None and spec.json_key is None:
+            self.error(f"{path}.type", "only custom attribute and property fields take a type")
             return
         op = leaf.get("op")
         if op not in spec.operators:
@@ -320,8 +323,13 @@ def _parse(parser: Callable[[str], Any], value: Any) -> Any:
 
 
 def _comparable(value: Any) -> Any:
-    """Dates and datetimes compare as the start of their day when mixed."""
+    """Dates and datetimes compare as the start of their day when mixed.
+
+    Datetimes with an offset compare as instants (in UTC); without one, as written.
+    """
     if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC)
         return value.replace(tzinfo=None)
     if isinstance(value, datetime.date):
         return datetime.datetime.combine(value, datetime.time.min)

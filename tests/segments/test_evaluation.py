@@ -237,3 +237,44 @@ def test_segment_sql_command_prints_the_statement(db):
             "blocks": [{"kind": "profile", "where": {"field": "city", "op": "gt", "value": "x"}}],
         }
         call_command("segment_sql", definition=json.dumps(bad))
+
+
+def test_a_compound_segment_follows_a_full_evaluation_of_what_it_uses(chicago, make_contact):
+    segment, people = chicago
+    compound = services.segment_go_live(
+        segment=services.segment_create(
+            name="Chicago (compound)",
+            kind="compound",
+            definition={"version": 1, "blocks": [{"kind": "segment", "segment": segment.pk}]},
+        )
+    )
+    assert compound.member_count == 3
+    newcomer = make_contact(city="Chicago")  # saved outside on_commit: no change-driven run
+    services.segment_refresh(segment=segment)
+    compound.refresh_from_db()
+    assert compound.member_count == 4 and newcomer.pk in members(compound)
+
+
+def test_editing_an_account_re_evaluates_its_contacts(
+    db, make_account, make_contact, django_capture_on_commit_callbacks
+):
+    acme = make_account(industry="Mining")
+    staff = [make_contact(account=acme) for _ in range(2)]
+    definition = {
+        "version": 1,
+        "blocks": [
+            {
+                "kind": "profile",
+                "where": {"field": "account.industry", "op": "eq", "value": "retail"},
+            }
+        ],
+    }
+    segment = services.segment_go_live(
+        segment=services.segment_create(name="Retail", definition=definition)
+    )
+    assert segment.member_count == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        acme.industry = "Retail"
+        acme.save()
+    segment.refresh_from_db()
+    assert members(segment) == {c.pk for c in staff}

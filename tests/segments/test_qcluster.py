@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ def worker(monkeypatch, tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": "cluster-test",
+        "SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
         "DATABASE_URL": database_url(),
         "Q_SYNC": "0",
         "Q_WORKERS": "1",
