@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "django_object_actions",
     "contacts",
     "interactions",
     "marketing_lists",
@@ -146,3 +147,25 @@ else:
 # worker pool with `Q_CLUSTER_NAME=long python manage.py qcluster`.
 Q_CLUSTER["ALT_CLUSTERS"] = {"long": {"timeout": 3000, "retry": 3600}}
 SEGMENTS_FULL_EVALUATION_CLUSTER = os.environ.get("SEGMENTS_FULL_EVALUATION_CLUSTER") or None
+
+# Public subscription center. SITE_URL is the base of absolute links built without a
+# request (emails, tasks). NUM_PROXIES is how many reverse proxies append to
+# X-Forwarded-For in front of the site; 0 trusts only the socket's address.
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
+SUBSCRIPTION_CENTER = {
+    "brand_name": os.environ.get("BRAND_NAME", "crm-segments"),
+    "support_email": os.environ.get("SUPPORT_EMAIL", ""),
+    "double_opt_in": env_bool("DOUBLE_OPT_IN", False),
+    "rate_limit": os.environ.get("SUBSCRIPTION_RATE_LIMIT", "30/m"),
+    "one_click_rate_limit": os.environ.get("ONE_CLICK_RATE_LIMIT", "600/m"),
+    "link_max_age_days": None,
+    "confirm_max_age_days": 7,
+    "num_proxies": int(os.environ.get("NUM_PROXIES", "0")),
+}
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# Rate limits count in the cache; with several web processes they must share one.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }

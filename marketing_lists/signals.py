@@ -1,5 +1,6 @@
 from django.dispatch import Signal
 
-# Sent on transaction commit whenever members of a list change status.
-# Arguments: list_id, contact_ids (the contacts whose status changed).
+# Sent once a transaction that changed list memberships commits, whenever a member
+# became subscribed or stopped being subscribed. Arguments: list_id (int) and
+# contact_ids (a list of the contacts whose subscription changed).
 list_membership_changed = Signal()
