@@ -1,0 +1,330 @@
+"""The segment admin as a marketer uses it: designer, estimate, go live, members, insights."""
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from interactions.services import interactions_ingest
+from segments import services
+from segments.models import Segment, SegmentTemplate
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PASSWORD = "s3cret-pass"
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+@pytest.fixture
+def marketer(django_user_model):
+    return django_user_model.objects.create_superuser("marketer", "m@example.com", PASSWORD)
+
+
+def clicks(contact, count, *, days_ago=3, source="spring-sale"):
+    when = timezone.now() - datetime.timedelta(days=days_ago)
+    return [
+        {
+            "contact": contact.pk,
+            "type": "email_clicked",
+            "occurred_at": when.isoformat(),
+            "source": source,
+        }
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture
+def audience(make_contact):
+    """Chicagoans who clicked twice or more in the last 30 days: ada and bob (2 of 5)."""
+    ada = make_contact(email="ada@example.com", city="Chicago")
+    bob = make_contact(email="bob@example.com", city="Chicago")
+    cy = make_contact(email="cy@example.com", city="Chicago")
+    dee = make_contact(email="dee@example.com", city="Boston")
+    eve = make_contact(email="eve@example.com", city="Chicago")
+    interactions_ingest(
+        records=clicks(ada, 2)
+        + clicks(bob, 3)
+        + clicks(cy, 1)
+        + clicks(dee, 3)
+        + clicks(eve, 2, days_ago=90)
+    )
+    return {"ada": ada, "bob": bob, "cy": cy, "dee": dee, "eve": eve}
+
+
+def test_build_estimate_go_live_and_stop_a_dynamic_segment(live_server, page, marketer, audience):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    page.fill("#id_name", "Engaged Chicagoans")
+
+    first = page.locator(".sd-block").nth(0)
+    first.locator(".sd-field").select_option("city")
+    first.locator(".sd-op").select_option("eq")
+    first.locator(".sd-value").fill("Chicago")
+
+    page.get_by_role("button", name="Add block").click()
+    second = page.locator(".sd-block").nth(1)
+    second.locator(".sd-kind").select_option("behavior")
+    second.locator(".sd-join").select_option("and_also")
+    second.locator(".sd-interaction").select_option("email_clicked")
+    second.locator(".sd-count-op").select_option("gte")
+    second.locator(".sd-count-value").fill("2")
+    second.locator(".sd-window").select_option("within")
+    second.locator(".sd-amount").fill("30")
+    second.locator(".sd-unit").select_option("days")
+
+    page.get_by_role("button", name="Get estimated size").click()
+    page.wait_for_selector(".sd-estimate-result:text('2 contacts')")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("fieldset:has(.segment-designer)").screenshot(
+        path=str(SCREENSHOTS / "segment-designer.png")
+    )
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    segment = Segment.objects.get(name="Engaged Chicagoans")
+    assert segment.definition == {
+        "version": 1,
+        "blocks": [
+            {
+                "kind": "profile",
+                "where": {"all": [{"field": "city", "op": "eq", "value": "Chicago"}]},
+            },
+            {
+                "join": "and_also",
+                "kind": "behavior",
+                "interaction": "email_clicked",
+                "count": {"op": "gte", "value": 2},
+                "within": {"amount": 30, "unit": "days"},
+            },
+        ],
+    }
+
+    page.click("[data-tool-name=go_live] button")
+    page.wait_for_selector(
+        ".messagelist .success:text(\"'Engaged Chicagoans' is live with 2 member(s).\")"
+    )
+    members = page.locator("#segment-members tbody tr")
+    assert sorted(members.all_inner_texts())[0].startswith("ada@example.com")
+    assert members.count() == 2
+    assert (
+        page.locator(".field-definition_readable")
+        .inner_text()
+        .startswith("Definition:\ncontacts where all of:\nCity is Chicago")
+    )
+
+    # Real changes make the chart move: cy clicks again (joins), bob moves away (leaves).
+    interactions_ingest(records=clicks(audience["cy"], 1))
+    audience["bob"].city = "Boston"
+    audience["bob"].save()
+    page.reload()
+    chart = page.locator("#segment-insights-chart svg")
+    assert chart.locator("circle").count() == 3
+    assert chart.locator("rect.bar-added").count() == 2
+    assert chart.locator("rect.bar-removed").count() == 1
+    assert page.locator(".segment-evaluations tbody tr").count() == 3
+    page.locator("#segment-insights").screenshot(path=str(SCREENSHOTS / "segment-insights.png"))
+
+    page.click("[data-tool-name=stop] button")
+    page.wait_for_selector(".messagelist .success:text(\"'Engaged Chicagoans' is a draft again.\")")
+    assert page.locator("[data-tool-name=go_live]").count() == 1
+    assert page.locator(".segment-designer").count() == 1
+
+
+def test_stop_is_refused_while_a_live_compound_uses_the_segment(
+    live_server, page, marketer, audience
+):
+    chicago = services.segment_create(
+        name="Chicago",
+        definition={
+            "version": 1,
+            "blocks": [
+                {"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}}
+            ],
+        },
+    )
+    services.segment_go_live(segment=chicago)
+    combined = services.segment_create(
+        name="Chicago combined",
+        kind="compound",
+        definition={"version": 1, "blocks": [{"kind": "segment", "segment": chicago.pk}]},
+    )
+    services.segment_go_live(segment=combined)
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/{chicago.pk}/change/")
+    page.click("[data-tool-name=stop] button")
+    error = page.locator(".messagelist .error")
+    assert error.inner_text() == "Cannot stop 'Chicago': live segment(s) 'Chicago combined' use it"
+    assert (
+        page.locator("#segment-related").get_by_role("link", name="Chicago combined").count() == 1
+    )
+    chicago.refresh_from_db()
+    assert chicago.is_live
+
+
+def test_build_a_static_segment_by_query(live_server, page, marketer, audience):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    page.fill("#id_name", "Chicago picks")
+    page.select_option("#id_kind", "static")
+    assert not page.locator(".field-definition").is_visible()
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.click("[data-tool-name=add_by_query] a")
+    page.locator(".sd-field").select_option("city")
+    page.locator(".sd-op").select_option("eq")
+    page.locator(".sd-value").fill("chicago")
+    page.click("input[name=_preview]")
+    assert page.locator("#segment-preview").inner_text() == "4 contacts would be added."
+    page.click("input[name=_confirm]")
+    page.wait_for_selector(".messagelist .success:text('Added 4 contact(s)')")
+    assert page.locator("#segment-members tbody tr").count() == 4
+
+    page.click("[data-tool-name=remove_by_query] a")
+    page.locator(".sd-field").select_option("email")
+    page.locator(".sd-op").select_option("starts_with")
+    page.locator(".sd-value").fill("ada")
+    page.click("input[name=_preview]")
+    assert page.locator("#segment-preview").inner_text() == "1 member would be removed."
+    page.click("input[name=_confirm]")
+    page.wait_for_selector(".messagelist .success:text('Removed 1 contact(s)')")
+    assert set(
+        Segment.objects.get(name="Chicago picks").memberships.values_list(
+            "contact__email", flat=True
+        )
+    ) == {"bob@example.com", "cy@example.com", "eve@example.com"}
+
+    # One by one: the contact search of the contacts admin.
+    page.click(".field-add_contacts .select2-selection")
+    page.keyboard.type("dee@")
+    page.click(".select2-results__option:text('dee@example.com')")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .info:text(\"Added 1 contact(s) to 'Chicago picks'.\")")
+    assert "dee@example.com" in page.locator("#segment-members").inner_text()
+
+
+def test_staff_without_go_live_sees_no_button_and_is_refused(
+    live_server, page, django_user_model, audience
+):
+    user = django_user_model.objects.create_user("helper", "h@example.com", PASSWORD, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_segment", "change_segment"])
+    )
+    segment = services.segment_create(
+        name="Chicago",
+        definition={
+            "version": 1,
+            "blocks": [
+                {"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}}
+            ],
+        },
+    )
+    log_in(page, live_server, "helper")
+    page.goto(f"{live_server.url}/admin/segments/segment/{segment.pk}/change/")
+    page.wait_for_selector(".segment-designer")
+    assert page.locator("[data-tool-name=go_live]").count() == 0
+    status = page.evaluate(
+        """async (url) => {
+            const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+            const body = new URLSearchParams({csrfmiddlewaretoken: token});
+            const response = await fetch(url, {method: "POST", body});
+            return response.status;
+        }""",
+        f"/admin/segments/segment/{segment.pk}/actions/go_live/",
+    )
+    assert status == 403
+    segment.refresh_from_db()
+    assert segment.status == "draft"
+
+
+def test_json_editing_templates_and_server_errors_in_the_designer(live_server, page, marketer):
+    services.segment_go_live(segment=services.segment_create(name="Everyone", kind="static"))
+    # Transactional tests empty the table the data migration filled.
+    SegmentTemplate.objects.get_or_create(
+        name="Engaged in the last 30 days",
+        defaults={
+            "definition": {
+                "version": 1,
+                "blocks": [
+                    {"kind": "behavior", "interaction": "email_opened"},
+                    {"join": "or", "kind": "behavior", "interaction": "email_clicked"},
+                    {"join": "or", "kind": "behavior", "interaction": "page_visited"},
+                ],
+            }
+        },
+    )
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+
+    # A template fills the designer and the empty name.
+    page.select_option(".sd-template", label="Engaged in the last 30 days")
+    assert page.input_value("#id_name") == "Engaged in the last 30 days"
+    assert page.locator(".sd-block .sd-kind").evaluate_all("s => s.map(e => e.value)") == [
+        "behavior",
+        "behavior",
+        "behavior",
+    ]
+
+    # Value inputs follow the operator's shape and write typed JSON.
+    block = page.locator(".sd-block").nth(0)
+    block.locator(".sd-kind").select_option("profile")
+    block.locator(".sd-field").select_option("lead_score")
+    block.locator(".sd-op").select_option("between")
+    block.locator(".sd-range").nth(0).fill("10")
+    block.locator(".sd-range").nth(1).fill("20")
+    block.get_by_role("button", name="Add condition").click()
+    second = block.locator(".sd-leaf").nth(1)
+    second.locator(".sd-field").select_option("city")
+    second.locator(".sd-op").select_option("in")
+    second.locator(".sd-value").fill("Chicago, Boston")
+    written = json.loads(page.input_value("#id_definition"))
+    assert written["blocks"][0]["where"] == {
+        "all": [
+            {"field": "lead_score", "op": "between", "value": [10, 20]},
+            {"field": "city", "op": "in", "value": ["Chicago", "Boston"]},
+        ]
+    }
+
+    # Experts edit the JSON; the designer redraws from it.
+    assert not page.locator("#id_definition").is_visible()
+    page.get_by_role("button", name="Show JSON").click()
+    page.fill(
+        "#id_definition",
+        '{"version": 1, "blocks": [{"kind": "profile", "where": {"all": ['
+        '{"not": {"field": "city", "op": "gt", "value": "x"}}]}}]}',
+    )
+    assert page.locator(".sd-not .sd-leaf .sd-field").input_value() == "city"
+
+    # The server refuses it; the error shows next to the condition it names.
+    page.fill("#id_name", "Not Chicago")
+    page.click("input[name=_continue]")
+    leaf = page.locator('[data-path="blocks[0].where.all[0].not"]')
+    assert "sd-invalid" in leaf.get_attribute("class")
+    assert (
+        leaf.locator(".sd-errors")
+        .inner_text()
+        .startswith("blocks[0].where.all[0].not.op: 'gt' is not valid for text field 'city'")
+    )
+    assert not Segment.objects.filter(name="Not Chicago").exists()
+
+    # A compound segment combines only segments and lists, picked by name.
+    page.select_option("#id_kind", "compound")
+    page.locator(".sd-block .sd-kind").select_option("segment")
+    kinds = page.locator(".sd-block .sd-kind option").evaluate_all("o => o.map(e => e.value)")
+    assert kinds == ["segment", "list"]
+    page.locator(".sd-block .sd-segment").select_option(label="Everyone")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    everyone = Segment.objects.get(name="Everyone")
+    assert list(Segment.objects.get(name="Not Chicago").uses_segments.all()) == [everyone]
