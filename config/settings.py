@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "django_object_actions",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "contacts",
     "interactions",
     "marketing_lists",
@@ -147,6 +152,38 @@ else:
 # worker pool with `Q_CLUSTER_NAME=long python manage.py qcluster`.
 Q_CLUSTER["ALT_CLUSTERS"] = {"long": {"timeout": 3000, "retry": 3600}}
 SEGMENTS_FULL_EVALUATION_CLUSTER = os.environ.get("SEGMENTS_FULL_EVALUATION_CLUSTER") or None
+
+# REST API: tokens for other systems, the session for staff in a browser. Token comes
+# first so that an anonymous call is answered 401 with a WWW-Authenticate header.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["contacts.api.permissions.ModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": ["contacts.api.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI schema and docs; the Swagger UI and Redoc assets come from the sidecar
+# package as static files, so the docs work without network access.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "crm-segments API",
+    "DESCRIPTION": "Contacts, accounts, interactions, segments and marketing lists.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # Public subscription center. SITE_URL is the base of absolute links built without a
 # request (emails, tasks). NUM_PROXIES is how many reverse proxies append to

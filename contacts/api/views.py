@@ -1,0 +1,132 @@
+"""REST API for contacts and accounts: serializers, filters and viewsets."""
+
+import django_filters
+from rest_framework import serializers, viewsets
+
+from .. import links
+from ..models import Account, Contact
+from .filters import FilterSet
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """What accounts and contacts share: custom attributes and an optional external id."""
+
+    def validate_attributes(self, value):
+        # Segment definitions address custom attributes by key.
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+    def validate_external_id(self, value):
+        # Only NULL may repeat in the unique column: a blank id means none.
+        return value or None
+
+
+class AccountSerializer(ProfileSerializer):
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "industry",
+            "city",
+            "country",
+            "employees",
+            "annual_revenue",
+            "attributes",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ContactSerializer(ProfileSerializer):
+    subscription_center_url = serializers.SerializerMethodField()
+    unsubscribe_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "job_title",
+            "birth_date",
+            "city",
+            "state",
+            "country",
+            "postal_code",
+            "language",
+            "lead_score",
+            "customer_since",
+            "do_not_email",
+            "account",
+            "attributes",
+            "external_id",
+            "subscription_center_url",
+            "unsubscribe_url",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_email(self, value: str) -> str:
+        # The database enforces this too (on lower(email)); checking first turns
+        # a duplicate into a 400 on the field instead of an IntegrityError.
+        others = Contact.objects.filter(email__iexact=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("A contact with this email already exists.")
+        return value
+
+    def get_subscription_center_url(self, contact: Contact) -> str:
+        return links.subscription_center_url(contact, self.context["request"])
+
+    def get_unsubscribe_url(self, contact: Contact) -> str:
+        return links.unsubscribe_url(contact, request=self.context["request"])
+
+
+class AccountFilter(FilterSet):
+    class Meta:
+        model = Account
+        fields = {
+            "name": ["exact", "icontains"],
+            "industry": ["exact"],
+            "city": ["exact"],
+            "country": ["exact"],
+            "external_id": ["exact"],
+            "employees": ["gte", "lte"],
+            "updated_at": ["gte", "lte"],
+        }
+
+
+class ContactFilter(FilterSet):
+    email = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Contact
+        fields = {
+            "country": ["exact"],
+            "city": ["exact"],
+            "account": ["exact"],
+            "do_not_email": ["exact"],
+            "external_id": ["exact"],
+            "lead_score": ["gte", "lte"],
+            "updated_at": ["gte", "lte"],
+        }
+
+
+class AccountViewSet(viewsets.ModelViewSet):
+    queryset = Account.objects.order_by("id")
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    search_fields = ["name", "industry", "city", "external_id"]
+
+
+class ContactViewSet(viewsets.ModelViewSet):
+    queryset = Contact.objects.order_by("id")
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    search_fields = ["email", "first_name", "last_name", "job_title", "external_id"]

@@ -1,0 +1,122 @@
+"""REST API for marketing lists, their members, and subscriptions made on a contact's behalf."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from contacts.api.exceptions import DetailSerializer, Refused
+from contacts.api.filters import FilterSet
+from contacts.api.permissions import require_perms
+from contacts.models import Contact
+
+from . import services
+from .models import ConsentEvent, ListMembership, MarketingList
+from .throttling import client_ip
+
+
+class MarketingListSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MarketingList
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "public_name",
+            "public_description",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ListMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ListMembership
+        fields = ["contact", "status", "subscribed_at", "unsubscribed_at", "source"]
+
+
+class SubscriptionRequestSerializer(serializers.Serializer):
+    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all())
+
+
+class MarketingListFilter(FilterSet):
+    class Meta:
+        model = MarketingList
+        fields = ["kind", "is_active"]
+
+
+class ListMemberFilter(FilterSet):
+    class Meta:
+        model = ListMembership
+        fields = ["status", "contact"]
+
+
+class MarketingListViewSet(viewsets.ModelViewSet):
+    queryset = MarketingList.objects.order_by("id")
+    serializer_class = MarketingListSerializer
+    filterset_class = MarketingListFilter
+    search_fields = ["name", "public_name"]
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=ListMembership.Status.values),
+            OpenApiParameter("contact", int),
+        ],
+        responses=ListMemberSerializer(many=True),
+    )
+    @action(detail=True, filter_backends=[])
+    def members(self, request, pk=None):
+        """Members of the list with their subscription status, ordered by contact id."""
+        memberships = ListMemberFilter(
+            request.query_params,
+            queryset=ListMembership.objects.filter(list=self.get_object()).order_by("contact_id"),
+        )
+        if not memberships.is_valid():
+            raise ValidationError(memberships.errors)
+        page = self.paginate_queryset(memberships.qs)
+        return self.get_paginated_response(ListMemberSerializer(page, many=True).data)
+
+    def _consent(self, request, change) -> Response:
+        body = SubscriptionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        marketing_list = self.get_object()
+        try:
+            membership = change(
+                marketing_list=marketing_list,
+                contact=body.validated_data["contact"],
+                source=ConsentEvent.Source.API,
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        except services.ListError as exc:
+            raise Refused(str(exc)) from exc
+        return Response(ListMemberSerializer(membership).data)
+
+    @extend_schema(
+        request=SubscriptionRequestSerializer,
+        responses={200: ListMemberSerializer, 400: DetailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[require_perms("marketing_lists.change_marketinglist")],
+    )
+    def subscribe(self, request, pk=None):
+        """Subscribe a contact on their behalf; records a consent event with source ``api``."""
+        return self._consent(request, services.list_subscribe)
+
+    @extend_schema(
+        request=SubscriptionRequestSerializer,
+        responses={200: ListMemberSerializer, 400: DetailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[require_perms("marketing_lists.change_marketinglist")],
+    )
+    def unsubscribe(self, request, pk=None):
+        """Unsubscribe a contact; records a consent event with source ``api``."""
+        return self._consent(request, services.list_unsubscribe)

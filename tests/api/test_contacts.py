@@ -1,0 +1,146 @@
+"""Contacts and accounts: CRUD, filters, search, email uniqueness, auth and permissions."""
+
+import pytest
+
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+def test_contact_crud_over_http(http, make_account):
+    account = make_account(name="Acme")
+    created = http.post(
+        "/api/v1/contacts/",
+        {"email": "ada@example.com", "first_name": "Ada", "account": account.pk, "lead_score": 7},
+    )
+    assert created.status == 201, created.text
+    contact = created.json()
+    assert contact["account"] == account.pk
+    assert contact["subscription_center_url"].startswith("http://")
+    assert contact["unsubscribe_url"].startswith("http://")
+
+    path = f"/api/v1/contacts/{contact['id']}/"
+    assert http.get(path).json()["email"] == "ada@example.com"
+    changed = http.patch(path, {"city": "Chicago", "attributes": {"tier": "gold"}})
+    assert changed.status == 200, changed.text
+    assert Contact.objects.get(pk=contact["id"]).attributes == {"tier": "gold"}
+    assert http.delete(path).status == 204
+    assert http.get(path).status == 404
+
+
+def test_account_crud(api):
+    created = api.post(
+        "/api/v1/accounts/",
+        {"name": "Acme", "industry": "mining", "annual_revenue": "1000.50"},
+        format="json",
+    )
+    assert created.status_code == 201, created.data
+    path = f"/api/v1/accounts/{created.data['id']}/"
+    assert api.patch(path, {"employees": 50}, format="json").data["employees"] == 50
+    assert api.get("/api/v1/accounts/?search=acm").data["count"] == 1
+    assert api.get("/api/v1/accounts/?industry=retail").data["count"] == 0
+    assert api.delete(path).status_code == 204
+
+
+def test_duplicate_email_is_a_400_on_the_field(api, make_contact):
+    make_contact(email="Ada@Example.com")
+    response = api.post("/api/v1/contacts/", {"email": "ada@example.COM"}, format="json")
+    assert response.status_code == 400
+    assert "already exists" in response.data["email"][0]
+
+
+def test_changing_email_to_anothers_is_refused_but_keeping_ones_own_is_not(api, make_contact):
+    make_contact(email="taken@example.com")
+    contact = make_contact(email="mine@example.com")
+    path = f"/api/v1/contacts/{contact.pk}/"
+    assert api.patch(path, {"email": "TAKEN@example.com"}, format="json").status_code == 400
+    assert api.patch(path, {"email": "MINE@example.com"}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@example.com", "lead_score": "high"}, "lead_score"),
+        ({"email": "a@example.com", "account": 999999}, "account"),
+        ({"email": "a@example.com", "attributes": ["gold"]}, "attributes"),
+        ({"email": "a@example.com", "birth_date": "yesterday"}, "birth_date"),
+    ],
+)
+def test_bad_contact_payloads_name_the_field(api, body, field):
+    response = api.post("/api/v1/contacts/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.data
+
+
+def test_contact_filters_and_search(api, make_contact, make_account):
+    account = make_account()
+    ada = make_contact(email="ada@example.com", city="Chicago", lead_score=80, account=account)
+    make_contact(email="bob@example.com", city="Boston", lead_score=10, do_not_email=True)
+    make_contact(email="cy@example.com", first_name="Cyrus", lead_score=50)
+
+    def emails(query: str) -> set[str]:
+        response = api.get(f"/api/v1/contacts/?{query}")
+        assert response.status_code == 200, response.data
+        return {row["email"] for row in response.data["results"]}
+
+    assert emails("email=ADA@example.com") == {"ada@example.com"}
+    assert emails("city=Boston") == {"bob@example.com"}
+    assert emails(f"account={account.pk}") == {"ada@example.com"}
+    assert emails("do_not_email=true") == {"bob@example.com"}
+    assert emails("lead_score__gte=50") == {"ada@example.com", "cy@example.com"}
+    assert emails("lead_score__gte=20&lead_score__lte=60") == {"cy@example.com"}
+    assert emails("search=cyr") == {"cy@example.com"}
+    Contact.objects.filter(pk=ada.pk).update(updated_at="2020-01-01T00:00:00Z")
+    assert emails("updated_at__lte=2021-01-01T00:00:00Z") == {"ada@example.com"}
+    bad = api.get("/api/v1/contacts/?lead_score__gte=lots")
+    assert bad.status_code == 400 and "lead_score__gte" in bad.data
+
+
+def test_anonymous_gets_401(live_server):
+    from .conftest import Http
+
+    response = Http(live_server.url).get("/api/v1/contacts/")
+    assert response.status == 401
+    assert response.headers.get("WWW-Authenticate") == "Token"
+
+
+def test_a_wrong_token_gets_401(live_server):
+    from .conftest import Http
+
+    assert Http(live_server.url, "0" * 40).get("/api/v1/contacts/").status == 401
+
+
+def test_without_view_permission_even_reading_is_forbidden(client_for, make_user, make_contact):
+    contact = make_contact()
+    client = client_for(make_user())
+    assert client.get("/api/v1/contacts/").status_code == 403
+    assert client.get(f"/api/v1/contacts/{contact.pk}/").status_code == 403
+
+
+def test_view_permission_reads_but_cannot_write(client_for, make_user, make_contact):
+    contact = make_contact()
+    client = client_for(make_user("contacts.view_contact"))
+    assert client.get("/api/v1/contacts/").status_code == 200
+    assert client.post("/api/v1/contacts/", {"email": "x@example.com"}).status_code == 403
+    path = f"/api/v1/contacts/{contact.pk}/"
+    assert client.patch(path, {"city": "Oslo"}).status_code == 403
+    assert client.delete(path).status_code == 403
+    assert Contact.objects.filter(pk=contact.pk, city="").exists()
+
+
+def test_session_authentication_works_for_staff_in_a_browser(client, make_user):
+    user = make_user("contacts.view_contact")
+    client.force_login(user)
+    assert client.get("/api/v1/contacts/").status_code == 200
+
+
+def test_external_ids_are_unique_but_blank_means_none(api):
+    for name in ("A", "B"):
+        response = api.post("/api/v1/accounts/", {"name": name, "external_id": ""}, format="json")
+        assert response.status_code == 201
+        assert response.data["external_id"] is None
+    api.post("/api/v1/accounts/", {"name": "C", "external_id": "crm-1"}, format="json")
+    duplicate = api.post("/api/v1/accounts/", {"name": "D", "external_id": "crm-1"}, format="json")
+    assert duplicate.status_code == 400
+    assert "external_id" in duplicate.data
