@@ -64,9 +64,13 @@ class Segment(models.Model):
 
 
 class SegmentMembership(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column indexes: the two composite ones below serve every lookup, and each
+    # extra index slows the bulk writes of an evaluation.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="segment_memberships"
+        Contact, on_delete=models.CASCADE, related_name="segment_memberships", db_index=False
     )
     added_at = models.DateTimeField()
 
@@ -129,7 +133,10 @@ class MembershipChange(models.Model):
         ADDED = "added", "Added"
         REMOVED = "removed", "Removed"
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes")
+    # Served by the (segment, at, id) index below.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     change = models.CharField(max_length=10, choices=Change.choices)
     at = models.DateTimeField()

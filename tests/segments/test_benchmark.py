@@ -1,0 +1,124 @@
+"""The benchmark command at a tiny size: it produces every figure and checks correctness.
+
+Speed is not asserted here (figures belong to the benchmark's own runs); what is
+asserted is that every evaluation equalled the hand-written SQL and that the run
+leaves the database as it found it.
+"""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from contacts.models import Contact
+from interactions.models import Interaction
+from segments import benchmark
+from segments.models import Segment
+
+PER_DEFINITION = {
+    "members",
+    "estimate_s",
+    "floor_count_s",
+    "estimate_ratio",
+    "full_eval_s",
+    "floor_materialize_s",
+    "full_eval_ratio",
+    "steady_eval_s",
+    "churn_eval_s",
+    "churn_added",
+    "churn_removed",
+}
+OVERALL = {
+    "live_segments",
+    "incremental_ms_p50",
+    "incremental_ms_p95",
+    "ingest_rows",
+    "ingest_per_s",
+    "copy_per_s",
+    "ingest_copy_ratio",
+    "peak_rss_mb",
+}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(tmp_path, *args) -> dict:
+    path = tmp_path / "figures.json"
+    call_command(
+        "benchmark",
+        "--contacts=2000",
+        "--interactions=20000",
+        "--samples=5",
+        f"--json={path}",
+        *args,
+        verbosity=0,
+    )
+    return json.loads(path.read_text())
+
+
+def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
+    figures = run(tmp_path)
+
+    assert figures["correct"] is True and figures["mismatches"] == []
+    assert figures["database"] == connection.vendor
+    assert (figures["contacts"], figures["interactions"]) == (2000, 20000)
+    assert set(figures["definitions"]) == {"profile", "behavior", "mix", "compound"}
+    for name, measured in figures["definitions"].items():
+        assert set(measured) >= PER_DEFINITION, name
+        assert all(measured[key] > 0 for key in ("estimate_s", "full_eval_s", "steady_eval_s"))
+    assert {"floor_compound_s", "compound_ratio"} <= set(figures["definitions"]["compound"])
+    assert set(figures["overall"]) >= OVERALL
+    assert figures["overall"]["live_segments"] == benchmark.LIVE_SEGMENTS
+    # The churn really changed members of the profile definition, and each set is non-trivial.
+    profile = figures["definitions"]["profile"]
+    assert profile["churn_added"] + profile["churn_removed"] > 0
+    assert 0 < profile["members"] < 2000 and figures["definitions"]["mix"]["members"] > 0
+    # Without --keep the generated data and the benchmark's segments are gone.
+    assert not Contact.objects.exists() and not Interaction.objects.exists()
+    assert not Segment.objects.exists()
+
+
+def test_keep_leaves_the_data_and_a_second_run_reuses_it(tmp_path):
+    run(tmp_path, "--keep")
+    assert Contact.objects.count() == 2000 and not Segment.objects.exists()
+
+    figures = run(tmp_path, "--keep")
+
+    assert figures["correct"] is True and figures["generate_s"] is None
+    assert Contact.objects.count() == 2000
+
+
+def test_refuses_a_database_with_other_contacts_unless_flushed(tmp_path, make_contact):
+    make_contact(email="someone@example.com")
+    with pytest.raises(CommandError, match="--flush"):
+        run(tmp_path)
+    assert Contact.objects.filter(email="someone@example.com").exists()
+
+    figures = run(tmp_path, "--flush")
+
+    assert figures["correct"] is True
+    assert not Contact.objects.exists()
+
+
+def test_a_wrong_evaluation_fails_the_command(tmp_path, monkeypatch):
+    """A floor that disagrees with the engine must turn into a non-zero exit."""
+    original = benchmark._profile_case
+
+    def off_by_some(key, countries, score):
+        case = original(key, countries, score)
+        if key != "profile":
+            return case
+        sql, params = case.floor()
+        return benchmark.Case(key, case.definition, lambda: (sql, (*params[:-1], score + 1)))
+
+    monkeypatch.setattr(benchmark, "_profile_case", off_by_some)
+    with pytest.raises(CommandError, match="differ from the hand-written SQL"):
+        run(tmp_path)
+    assert not Segment.objects.exists() and not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("argument", ["--contacts=10", "--samples=1"])
+def test_bad_sizes_get_a_clear_error(tmp_path, argument):
+    with pytest.raises(CommandError, match="at least"):
+        call_command("benchmark", argument, verbosity=0)
