@@ -18,8 +18,14 @@ BUILTIN_TYPES = [
 class Interaction(models.Model):
     """Something a contact did. Append-only: stored once, never edited."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
-    type = models.SlugField(max_length=64, help_text="A built-in type or a custom slug.")
+    # No single-column indexes: the composite ones below serve every lookup, and each
+    # index slows ingestion.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
+    type = models.SlugField(
+        max_length=64, db_index=False, help_text="A built-in type or a custom slug."
+    )
     occurred_at = models.DateTimeField()
     source = models.CharField(
         max_length=200, blank=True, help_text="The email, form, event or page concerned."

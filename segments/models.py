@@ -133,15 +133,28 @@ class MembershipChange(models.Model):
         ADDED = "added", "Added"
         REMOVED = "removed", "Removed"
 
-    # Served by the (segment, at, id) index below.
+    # An append-only log written by set-based inserts: the database checks no foreign
+    # keys on it (they cost most of an evaluation's commit); Django still cascades.
+    # The segment column is served by the (segment, at, id) index below.
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="changes", db_index=False
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_index=False,
+        db_constraint=False,
     )
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     change = models.CharField(max_length=10, choices=Change.choices)
     at = models.DateTimeField()
     evaluation = models.ForeignKey(
-        Evaluation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Evaluation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
 
     class Meta:

@@ -55,7 +55,7 @@ class SegmentLocked(SegmentError):
 def _check_references(refs: References, *, segment: Segment | None) -> tuple[dict, dict]:
     live = dict(Segment.objects.filter(pk__in=refs.segments).values_list("pk", "status"))
     segment_problems = {}
-    for ref in refs.segments:
+    for ref in sorted(refs.segments):
         if segment is not None and ref == segment.pk:
             segment_problems[ref] = "a segment cannot contain itself"
         elif ref not in live:
@@ -67,7 +67,7 @@ def _check_references(refs: References, *, segment: Segment | None) -> tuple[dic
                 f"segment {ref} already uses this segment: that would be a cycle"
             )
     known_lists = set(MarketingList.objects.filter(pk__in=refs.lists).values_list("pk", flat=True))
-    list_problems = {ref: f"list {ref} does not exist" for ref in refs.lists - known_lists}
+    list_problems = {ref: f"list {ref} does not exist" for ref in sorted(refs.lists - known_lists)}
     return segment_problems, list_problems
 
 
@@ -281,26 +281,40 @@ def segment_evaluate(
     if segment.kind == Segment.Kind.STATIC:
         return None
     full = contact_ids is None
-    if full:
-        _mark_interrupted(segment)
-        Segment.objects.filter(pk=segment.pk).update(
-            evaluation_state=Segment.EvaluationState.RUNNING
-        )
-    evaluation = Evaluation.objects.create(
+    started = time.monotonic()
+    evaluation = Evaluation(
         segment=segment,
         trigger=trigger,
         scope_size=None if full else len(contact_ids),
         started_at=timezone.now(),
     )
-    started = time.monotonic()
+    if full:  # visible as running while it runs
+        _mark_interrupted(segment)
+        Segment.objects.filter(pk=segment.pk).update(
+            evaluation_state=Segment.EvaluationState.RUNNING
+        )
+        evaluation.save()
     try:
         with transaction.atomic():
             locked = Segment.objects.select_for_update().get(pk=segment.pk)
             if not locked.is_live:
-                evaluation.delete()
+                if evaluation.pk:
+                    evaluation.delete()
                 return None
+            if evaluation.pk is None:
+                evaluation.save()
             diff = _materialize(locked, evaluation, contact_ids)
-            _finish(locked, evaluation, diff, full)
+            if (
+                full
+                or diff.added
+                or diff.removed
+                or locked.evaluation_state == Segment.EvaluationState.FAILED
+            ):
+                _finish(locked, evaluation, diff, full)
+            else:  # a change that moved nobody leaves no record and writes nothing
+                evaluation.delete()
+                evaluation.size = locked.member_count
+                return evaluation
     except Exception as exc:
         _fail(segment, evaluation, exc)
         raise
@@ -363,9 +377,10 @@ def _finish(segment: Segment, evaluation: Evaluation, diff, full: bool) -> None:
 def _fail(segment: Segment, evaluation: Evaluation, exc: Exception) -> None:
     message = f"{type(exc).__name__}: {exc}"[:2000]
     logger.exception("segment evaluation failed", extra={"segment": segment.pk})
-    Evaluation.objects.filter(pk=evaluation.pk).update(
-        status=Evaluation.Status.FAILED, error=message, finished_at=timezone.now()
-    )
+    # Saved again: a scoped evaluation's row went with the rolled-back transaction.
+    evaluation.status, evaluation.error = Evaluation.Status.FAILED, message
+    evaluation.finished_at = timezone.now()
+    evaluation.save()
     Segment.objects.filter(pk=segment.pk).update(
         evaluation_state=Segment.EvaluationState.FAILED, last_error=message
     )
@@ -404,14 +419,16 @@ def contacts_evaluate(*, contact_ids: Iterable[int]) -> int:
     if not contact_ids:
         return 0
     evaluated = 0
-    for segment in live_segments_in_dependency_order():
-        try:
-            if segment_evaluate(
-                segment=segment, trigger=Evaluation.Trigger.CHANGE, contact_ids=contact_ids
-            ):
-                evaluated += 1
-        except Exception:
-            continue  # recorded on the segment; the others still get their update
+    # One transaction for the batch (each segment in its own savepoint): fewer commits.
+    with transaction.atomic():
+        for segment in live_segments_in_dependency_order():
+            try:
+                if segment_evaluate(
+                    segment=segment, trigger=Evaluation.Trigger.CHANGE, contact_ids=contact_ids
+                ):
+                    evaluated += 1
+            except Exception:
+                continue  # recorded on the segment; the others still get their update
     return evaluated
 
 
