@@ -1,12 +1,13 @@
 """Interaction ingestion: validated, idempotent by ``external_id``, set-based."""
 
 import datetime
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -18,6 +19,9 @@ from .signals import interactions_ingested
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 MAX_BATCH = 10_000
 FIELDS = {"contact", "type", "occurred_at", "source", "channel", "properties", "external_id"}
+COLUMNS = ("contact_id", "type", "occurred_at", "source", "channel", "properties", "external_id")
+# One row of COLUMNS, as stored.
+Row = tuple[int, str, datetime.datetime, str, str, str, str | None]
 
 
 class IngestError(ValueError):
@@ -63,8 +67,8 @@ def _text(value: Any, max_length: int) -> str:
     return value
 
 
-def _build(record: Any) -> tuple[Interaction | None, dict[str, str]]:
-    """Turn one raw record into an unsaved Interaction, or explain what is wrong."""
+def _build(record: Any) -> tuple[Row | None, dict[str, str]]:
+    """Turn one raw record into a row to store, or explain what is wrong."""
     if not isinstance(record, Mapping):
         return None, {"non_field_errors": "each record must be an object"}
     errors: dict[str, str] = {}
@@ -91,7 +95,7 @@ def _build(record: Any) -> tuple[Interaction | None, dict[str, str]]:
     properties = record.get("properties") or {}
     if not isinstance(properties, dict):
         errors["properties"] = "must be an object"
-    values["properties"] = properties
+    values["properties"] = json.dumps(properties)
     external_id = record.get("external_id")
     if external_id is not None and (
         not isinstance(external_id, str) or not external_id or len(external_id) > 200
@@ -100,7 +104,7 @@ def _build(record: Any) -> tuple[Interaction | None, dict[str, str]]:
     values["external_id"] = external_id
     if errors:
         return None, errors
-    return Interaction(**values), {}
+    return tuple(values[column] for column in COLUMNS), {}
 
 
 def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
@@ -112,15 +116,15 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     records = list(records)
     if len(records) > MAX_BATCH:
         raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
-    built: list[Interaction] = []
+    built: list[Row] = []
     errors: dict[int, dict[str, str]] = {}
     for index, record in enumerate(records):
-        interaction, record_errors = _build(record)
+        row, record_errors = _build(record)
         if record_errors:
             errors[index] = record_errors
         else:
-            built.append(interaction)
-    contact_ids = {i.contact_id for i in built}
+            built.append(row)
+    contact_ids = {row[0] for row in built}
     known = set(Contact.objects.filter(pk__in=contact_ids).values_list("pk", flat=True))
     for index, record in enumerate(records):
         if index not in errors and record["contact"] not in known:
@@ -129,26 +133,59 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
         raise IngestError(errors)
 
     with transaction.atomic():
-        fresh = _without_known_external_ids(built)
-        Interaction.objects.bulk_create(fresh, batch_size=2000, ignore_conflicts=True)
-        stored_contacts = {i.contact_id for i in fresh}
-        if stored_contacts:
+        stored = _insert_new(built)
+        if stored:
             transaction.on_commit(
-                lambda: interactions_ingested.send(sender=Interaction, contact_ids=stored_contacts)
+                lambda: interactions_ingested.send(sender=Interaction, contact_ids=contact_ids)
             )
-    return IngestResult(stored=len(fresh), duplicates=len(built) - len(fresh))
+    return IngestResult(stored=stored, duplicates=len(built) - stored)
 
 
-def _without_known_external_ids(interactions: list[Interaction]) -> list[Interaction]:
-    ids = {i.external_id for i in interactions if i.external_id}
-    seen = set(
-        Interaction.objects.filter(external_id__in=ids).values_list("external_id", flat=True)
+def _insert_new(rows: list[Row]) -> int:
+    """Insert the rows whose external_id is not stored yet; returns how many were new.
+
+    The database skips known ids (ON CONFLICT DO NOTHING / INSERT OR IGNORE), repeats
+    within the batch included. Rows are written without building model instances:
+    Django's bulk_create spent most of an ingest preparing values in Python.
+    """
+    if not rows:
+        return 0
+    table = connection.ops.quote_name(Interaction._meta.db_table)
+    columns = ", ".join((*COLUMNS, "created_at"))
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            return _copy_new(cursor, table, columns, rows, now)
+        placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
+        adapt = connection.ops.adapt_datetimefield_value
+        before = _changes(cursor)
+        cursor.executemany(
+            f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({placeholders})",
+            [(*row[:2], adapt(row[2]), *row[3:], adapt(now)) for row in rows],
+        )
+        return _changes(cursor) - before
+
+
+def _changes(cursor) -> int:
+    cursor.execute("SELECT total_changes()")
+    return cursor.fetchone()[0]
+
+
+def _copy_new(cursor, table: str, columns: str, rows: list[Row], now: datetime.datetime) -> int:
+    """PostgreSQL: COPY into a session-local staging table, then one INSERT … SELECT."""
+    cursor.execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS interaction_ingest (contact_id bigint, "
+        "type varchar(64), occurred_at timestamptz, source varchar(200), channel varchar(50), "
+        "properties jsonb, external_id varchar(200))"
     )
-    fresh = []
-    for interaction in interactions:
-        if interaction.external_id:
-            if interaction.external_id in seen:
-                continue
-            seen.add(interaction.external_id)
-        fresh.append(interaction)
-    return fresh
+    with cursor.cursor.copy(f"COPY interaction_ingest ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {', '.join(COLUMNS)}, %s "
+        "FROM interaction_ingest ON CONFLICT DO NOTHING",
+        (now,),
+    )
+    stored = cursor.rowcount
+    cursor.execute("TRUNCATE interaction_ingest")
+    return stored
