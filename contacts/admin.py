@@ -1,6 +1,41 @@
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
 from .models import Account, Contact
+
+
+class NewestRowsFormSet(BaseInlineFormSet):
+    """Only the newest rows: a contact may have tens of thousands."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            newest_first = super().get_queryset().order_by(*self.newest_first)
+            self._queryset = newest_first[: self.shown]
+        return self._queryset
+
+
+class ContactHistoryInline(admin.TabularInline):
+    """Base of the read-only inlines other apps contribute to the contact page."""
+
+    formset = NewestRowsFormSet
+    shown = 50
+    newest_first = ["-pk"]
+    extra = 0
+    can_delete = False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.shown, formset.newest_first = self.shown, self.newest_first
+        return formset
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Account)
@@ -18,7 +53,8 @@ class ContactAdmin(admin.ModelAdmin):
     """Contacts as a CRM user browses them.
 
     Higher apps (interactions, marketing lists, segments) append their own
-    read-only inlines to ``ContactAdmin.inlines`` from their ``admin.py``, so this
+    ``ContactHistoryInline`` subclasses to ``ContactAdmin.inlines`` from their
+    ``admin.py``, so this
     app never imports them. They show an existing contact's history, so the add
     page has none.
     """

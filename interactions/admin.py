@@ -1,7 +1,6 @@
 from django.contrib import admin
-from django.forms.models import BaseInlineFormSet
 
-from contacts.admin import ContactAdmin
+from contacts.admin import ContactAdmin, ContactHistoryInline
 
 from .models import Interaction
 
@@ -30,38 +29,17 @@ class InteractionAdmin(admin.ModelAdmin):
         return False
 
 
-class LatestInteractionsFormSet(BaseInlineFormSet):
-    """Only the newest interactions of a contact: it may have tens of thousands."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_queryset"):
-            newest_first = super().get_queryset().order_by("-occurred_at", "-pk")
-            self._queryset = newest_first[:LATEST_SHOWN]
-        return self._queryset
-
-
-class LatestInteractionsInline(admin.TabularInline):
-    """The contact's newest interactions, read-only, with a link to all of them."""
+class LatestInteractionsInline(ContactHistoryInline):
+    """The contact's newest interactions, with a link to all of them."""
 
     model = Interaction
-    formset = LatestInteractionsFormSet
     template = "admin/interactions/interaction/latest_inline.html"
     verbose_name_plural = "latest interactions"
-    latest = LATEST_SHOWN
+    shown = LATEST_SHOWN
+    newest_first = ["-occurred_at", "-pk"]
     fields = ["occurred_at", "type", "source", "channel"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 ContactAdmin.inlines = [*ContactAdmin.inlines, LatestInteractionsInline]

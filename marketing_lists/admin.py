@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django_object_actions import DjangoObjectActions, action
 
-from contacts.admin import ContactAdmin
+from contacts.admin import ContactAdmin, ContactHistoryInline
 from contacts.models import Contact
 
 from . import services
@@ -222,31 +221,11 @@ class ConsentEventAdmin(admin.ModelAdmin):
         return False
 
 
-class LatestFormSet(BaseInlineFormSet):
-    """Only the latest rows of a contact's history, newest first."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_queryset"):
-            self._queryset = super().get_queryset().order_by("-pk")[:SHOWN_ON_CONTACT]
-        return self._queryset
-
-
-class ReadOnlyContactInline(admin.TabularInline):
-    formset = LatestFormSet
-    extra = 0
-    can_delete = False
+class ReadOnlyContactInline(ContactHistoryInline):
+    shown = SHOWN_ON_CONTACT
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("list")
-
-    def has_add_permission(self, request, obj):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ContactListMembershipInline(ReadOnlyContactInline):
