@@ -35,6 +35,8 @@
       svg("line", {class: "axis", x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: PAD.top + innerH}),
       svg("text", {x: PAD.left - 6, y: PAD.top + 10, "text-anchor": "end"}, maxSize.toLocaleString()),
       svg("text", {x: PAD.left - 6, y: PAD.top + innerH, "text-anchor": "end"}, "0"),
+      svg("line", {class: "zero", x1: PAD.left, x2: WIDTH - PAD.right, y1: zero, y2: zero}),
+      svg("text", {x: PAD.left - 6, y: zero + 4, "text-anchor": "end"}, "±0"),
     );
     points.forEach((point, i) => {
       const when = new Date(point.at).toLocaleString();
