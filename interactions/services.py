@@ -135,8 +135,11 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     with transaction.atomic():
         stored = _insert_new(built)
         if stored:
+            types = {row[1] for row in built}
             transaction.on_commit(
-                lambda: interactions_ingested.send(sender=Interaction, contact_ids=contact_ids)
+                lambda: interactions_ingested.send(
+                    sender=Interaction, contact_ids=contact_ids, types=types
+                )
             )
     return IngestResult(stored=stored, duplicates=len(built) - stored)
 

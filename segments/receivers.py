@@ -21,8 +21,12 @@ from .models import Segment, SegmentMembership
 BATCH = 10_000
 
 
-def queue_contacts(contact_ids: Iterable[int]) -> None:
-    """One task per batch of contacts, and none at all while no segment is live."""
+def queue_contacts(contact_ids: Iterable[int], change: dict) -> None:
+    """One task per batch of contacts, and none at all while no segment is live.
+
+    ``change`` says what changed (DataChange's fields), so that the task evaluates
+    only the segments that read it.
+    """
     ids = sorted(set(contact_ids))
     if not ids or not Segment.objects.filter(status=Segment.Status.LIVE).exists():
         return
@@ -30,15 +34,19 @@ def queue_contacts(contact_ids: Iterable[int]) -> None:
         async_task(
             "segments.tasks.evaluate_contacts",
             ids[start : start + BATCH],
+            change,
             task_name=f"contacts changed ({len(ids)})",
             group="segments-change",
         )
 
 
+PROFILE = {"profile": True}
+
+
 @receiver(post_save, sender=Contact, dispatch_uid="segments.contact_saved")
 def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
     if not raw:
-        transaction.on_commit(lambda: queue_contacts([instance.pk]))
+        transaction.on_commit(lambda: queue_contacts([instance.pk], PROFILE))
 
 
 @receiver(post_save, sender=Account, dispatch_uid="segments.account_saved")
@@ -46,7 +54,7 @@ def account_saved(sender, instance: Account, created: bool, raw: bool = False, *
     # account.* conditions follow the account; a new account has no contacts yet.
     if not (raw or created):
         contact_ids = Contact.objects.filter(account=instance).values_list("pk", flat=True)
-        transaction.on_commit(lambda: queue_contacts(contact_ids))
+        transaction.on_commit(lambda: queue_contacts(contact_ids, PROFILE))
 
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")
@@ -57,10 +65,11 @@ def contact_deleted(sender, instance: Contact, **kwargs) -> None:
 
 
 @receiver(interactions_ingested, dispatch_uid="segments.interactions_ingested")
-def interactions_stored(sender, contact_ids: Iterable[int], **kwargs) -> None:
-    queue_contacts(contact_ids)  # the signal is sent on commit already
+def interactions_stored(sender, contact_ids: Iterable[int], types: Iterable[str], **kwargs) -> None:
+    # The signal is sent on commit already.
+    queue_contacts(contact_ids, {"interaction_types": sorted(types)})
 
 
 @receiver(list_membership_changed, dispatch_uid="segments.list_membership_changed")
-def list_membership_updated(sender, contact_ids: Iterable[int], **kwargs) -> None:
-    transaction.on_commit(lambda: queue_contacts(contact_ids))
+def list_membership_updated(sender, list_id: int, contact_ids: Iterable[int], **kwargs) -> None:
+    transaction.on_commit(lambda: queue_contacts(contact_ids, {"lists": [list_id]}))

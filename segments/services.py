@@ -28,6 +28,7 @@ from .engine import (
     contacts_matching,
     validate_definition,
 )
+from .engine.dependencies import DataChange, reads
 from .engine.materializer import add_members, materialize, remove_members
 from .models import Evaluation, Segment
 
@@ -388,6 +389,10 @@ def _fail(segment: Segment, evaluation: Evaluation, exc: Exception) -> None:
 
 def live_segments_in_dependency_order() -> list[Segment]:
     """Live evaluated segments, each after every segment it uses."""
+    return [segment for segment, _ in _live_segments_with_uses()]
+
+
+def _live_segments_with_uses() -> list[tuple[Segment, set[int]]]:
     segments = {
         s.pk: s
         for s in Segment.objects.filter(status=Segment.Status.LIVE).exclude(
@@ -408,25 +413,31 @@ def live_segments_in_dependency_order() -> list[Segment]:
         if not ready:  # a cycle cannot be created through the services; stay safe anyway
             ready = [pk for pk in segments if pk not in placed]
         for pk in sorted(ready):
-            ordered.append(segments[pk])
+            ordered.append((segments[pk], uses[pk]))
             placed.add(pk)
     return ordered
 
 
-def contacts_evaluate(*, contact_ids: Iterable[int]) -> int:
-    """Re-evaluate just these contacts in every live segment; returns segments evaluated."""
+def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None = None) -> int:
+    """Re-evaluate just these contacts in the live segments ``change`` can move.
+
+    Without ``change``, every live segment. Returns how many segments were evaluated.
+    """
     contact_ids = sorted(set(contact_ids))
     if not contact_ids:
         return 0
-    evaluated = 0
+    evaluated, touched = 0, set()
     # One transaction for the batch (each segment in its own savepoint): fewer commits.
     with transaction.atomic():
-        for segment in live_segments_in_dependency_order():
+        for segment, uses in _live_segments_with_uses():
+            if change is not None and not (reads(segment.definition, change) or uses & touched):
+                continue
+            touched.add(segment.pk)
             try:
-                if segment_evaluate(
+                segment_evaluate(
                     segment=segment, trigger=Evaluation.Trigger.CHANGE, contact_ids=contact_ids
-                ):
-                    evaluated += 1
+                )
+                evaluated += 1
             except Exception:
                 continue  # recorded on the segment; the others still get their update
     return evaluated

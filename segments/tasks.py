@@ -1,6 +1,7 @@
 """django-q2 entry points: thin wrappers over the services."""
 
 from . import services
+from .engine.dependencies import DataChange
 from .models import Segment
 
 
@@ -13,9 +14,14 @@ def evaluate_segment(segment_id: int, trigger: str) -> int | None:
     return evaluation.size if evaluation else None
 
 
-def evaluate_contacts(contact_ids: list[int]) -> int:
-    """Change-driven evaluation of a few contacts against every live segment."""
-    return services.contacts_evaluate(contact_ids=contact_ids)
+def evaluate_contacts(contact_ids: list[int], change: dict | None = None) -> int:
+    """Change-driven evaluation of a few contacts against the live segments it can move.
+
+    ``change`` holds DataChange's fields as plain values (profile, interaction_types,
+    lists); without it every live segment is evaluated.
+    """
+    data_change = DataChange.of(**change) if change is not None else None
+    return services.contacts_evaluate(contact_ids=contact_ids, change=data_change)
 
 
 def refresh_due_segments() -> int:

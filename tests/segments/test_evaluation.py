@@ -278,3 +278,69 @@ def test_editing_an_account_re_evaluates_its_contacts(
         acme.save()
     segment.refresh_from_db()
     assert members(segment) == {c.pk for c in staff}
+
+
+def test_a_change_re_evaluates_only_the_segments_that_read_it(
+    db, make_contact, django_capture_on_commit_callbacks
+):
+    def live(name: str, *blocks: dict) -> Segment:
+        definition = {"version": 1, "blocks": list(blocks)}
+        return services.segment_go_live(
+            segment=services.segment_create(name=name, definition=definition)
+        )
+
+    profile = live("Chicago", CHICAGO["blocks"][0])
+    clicked = live("Clicked", {"kind": "behavior", "interaction": "email_clicked"})
+    opened = live("Opened", {"kind": "behavior", "interaction": "email_opened"})
+    both = services.segment_go_live(
+        segment=services.segment_create(
+            name="Clicked, compound",
+            kind="compound",
+            definition={"version": 1, "blocks": [{"kind": "segment", "segment": clicked.pk}]},
+        )
+    )
+    contact = make_contact(city="Chicago")
+
+    def changes() -> dict[str, int]:
+        segments = (profile, clicked, opened, both)
+        return {s.name: s.evaluations.filter(trigger="change").count() for s in segments}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        interactions_ingest(
+            records=[
+                {"contact": contact.pk, "type": "email_clicked", "occurred_at": timezone.now()}
+            ]
+        )
+    # Clicks move the click segment and the compound built on it; nothing else runs.
+    assert changes() == {"Chicago": 0, "Clicked": 1, "Opened": 0, "Clicked, compound": 1}
+    assert members(both) == {contact.pk}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact.save()  # the contact was created before the segment went live
+    assert changes()["Chicago"] == 1 and members(profile) == {contact.pk}
+
+
+def test_a_list_block_follows_subscribe_and_unsubscribe(
+    db, make_contact, django_capture_on_commit_callbacks
+):
+    from marketing_lists import services as lists
+    from marketing_lists.models import ConsentEvent, MarketingList
+
+    newsletter = MarketingList.objects.create(name="Newsletter", kind="subscription")
+    definition = {"version": 1, "blocks": [{"kind": "list", "list": newsletter.pk}]}
+    readers = services.segment_go_live(
+        segment=services.segment_create(name="Readers", definition=definition)
+    )
+    contact = make_contact()
+    with django_capture_on_commit_callbacks(execute=True):
+        lists.list_subscribe(
+            marketing_list=newsletter, contact=contact, source=ConsentEvent.Source.API
+        )
+    assert members(readers) == {contact.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        lists.list_unsubscribe(
+            marketing_list=newsletter, contact=contact, source=ConsentEvent.Source.API
+        )
+    assert members(readers) == set()
+    readers.refresh_from_db()
+    assert readers.member_count == 0
