@@ -54,6 +54,8 @@ def _record_added(cursor, run: _Run, source: str, params: tuple) -> int:
         (run.segment_id, run.at, run.evaluation_id, *params, run.segment_id),
     )
     added = cursor.rowcount
+    if not added:  # the usual case for a change-driven evaluation: save a statement
+        return 0
     cursor.execute(
         f"INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) "
         f"SELECT segment_id, contact_id, at FROM {CHANGES} "
@@ -72,6 +74,8 @@ def _record_removed(cursor, run: _Run, condition: str, params: tuple) -> int:
         (run.segment_id, run.at, run.evaluation_id, run.segment_id, *params),
     )
     removed = cursor.rowcount
+    if not removed:
+        return 0
     cursor.execute(
         f"DELETE FROM {MEMBERS} WHERE segment_id = %s AND contact_id IN "
         f"(SELECT contact_id FROM {CHANGES} WHERE evaluation_id = %s AND change = 'removed')",
