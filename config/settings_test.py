@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("Q_SYNC", "1")
+# A whole run's API calls share one cache: rates no test can reach keep them from a 429.
+os.environ.setdefault("API_THROTTLE_USER", "1000000/hour")
+os.environ.setdefault("API_THROTTLE_ANON", "1000000/hour")
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import BASE_DIR, DATABASES  # noqa: E402

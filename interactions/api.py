@@ -16,6 +16,7 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from contacts.api.exceptions import DetailSerializer
 from contacts.api.filters import FilterSet
 
 from .models import Interaction
@@ -175,7 +176,17 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         ),
         responses={
             201: IngestResultSerializer,
-            400: OpenApiResponse(INGEST_ERRORS, description="The whole batch was refused."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="IngestRefusal",
+                    serializers=[INGEST_ERRORS, DetailSerializer],
+                    resource_type_field_name=None,
+                ),
+                description=(
+                    "The whole batch was refused: its errors by record index, or the body "
+                    "itself is no interaction or array of them ({'detail': ...})."
+                ),
+            ),
         },
         description=(
             f"Store one interaction (an object) or up to {MAX_BATCH:,} (an array). The batch "

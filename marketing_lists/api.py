@@ -1,14 +1,23 @@
 """REST API for marketing lists, their members, and subscriptions made on a contact's behalf."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import django_filters
+from django.db.models import Exists, OuterRef, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from contacts.api.exceptions import DetailSerializer, Refused
+from contacts.api.exceptions import Refused
 from contacts.api.filters import FilterSet
-from contacts.api.permissions import require_perms
+from contacts.api.permissions import require_perms, viewable
+from contacts.api.views import ContactFilter
 from contacts.models import Contact
 
 from . import services
@@ -41,6 +50,12 @@ class SubscriptionRequestSerializer(serializers.Serializer):
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all())
 
 
+# Field errors ({"contact": [...]}) or a refusal ({"detail": ...}).
+CONSENT_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="The contact is unknown, or the list refuses the change."
+)
+
+
 class MarketingListFilter(FilterSet):
     class Meta:
         model = MarketingList
@@ -51,6 +66,26 @@ class ListMemberFilter(FilterSet):
     class Meta:
         model = ListMembership
         fields = ["status", "contact"]
+
+
+@extend_schema_field(OpenApiTypes.INT)
+def subscribers_of(queryset: QuerySet, name: str, marketing_list: MarketingList) -> QuerySet:
+    """Contacts subscribed to ``marketing_list`` (not pending, not unsubscribed)."""
+    subscriptions = ListMembership.objects.filter(
+        list=marketing_list, contact=OuterRef("pk"), status=ListMembership.Status.SUBSCRIBED
+    )
+    return queryset.filter(Exists(subscriptions))
+
+
+ContactFilter.contribute(
+    "list",
+    django_filters.ModelChoiceFilter(
+        queryset=viewable(MarketingList),
+        method=subscribers_of,
+        label="Subscribed members of this marketing list (id).",
+        error_messages={"invalid_choice": "No marketing list with this id that you may view."},
+    ),
+)
 
 
 class MarketingListViewSet(viewsets.ModelViewSet):
@@ -97,7 +132,7 @@ class MarketingListViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=SubscriptionRequestSerializer,
-        responses={200: ListMemberSerializer, 400: DetailSerializer},
+        responses={200: ListMemberSerializer, 400: CONSENT_REFUSED},
     )
     @action(
         detail=True,
@@ -110,7 +145,7 @@ class MarketingListViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=SubscriptionRequestSerializer,
-        responses={200: ListMemberSerializer, 400: DetailSerializer},
+        responses={200: ListMemberSerializer, 400: CONSENT_REFUSED},
     )
     @action(
         detail=True,

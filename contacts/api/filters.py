@@ -1,4 +1,4 @@
-"""The FilterSet base every app's API uses."""
+"""The FilterSet and ordering bases every app's API uses."""
 
 import datetime
 
@@ -6,6 +6,7 @@ from django import forms
 from django.db import models
 from django_filters import fields, filters
 from django_filters.rest_framework import FilterSet as BaseFilterSet
+from rest_framework import filters as drf_filters
 
 
 class UTCDateTimeField(fields.IsoDateTimeField):
@@ -32,3 +33,15 @@ class FilterSet(BaseFilterSet):
         **BaseFilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": UTCDateTimeFilter},
     }
+
+
+class OrderingFilter(drf_filters.OrderingFilter):
+    """DRF's ``?ordering=``, with the primary key as the last key.
+
+    Rows that tie (two equal lead scores) then keep one order from page to page,
+    so that paging neither repeats nor skips them.
+    """
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        return [*ordering, "pk"] if ordering else ordering

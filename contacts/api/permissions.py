@@ -4,6 +4,9 @@ Kept apart from the views: DRF imports its default permission class while its
 views module loads, so this module must not import any view.
 """
 
+from collections.abc import Callable
+
+from django.db import models
 from rest_framework import permissions
 
 
@@ -37,3 +40,20 @@ def require_perms(*perms: str) -> type[permissions.BasePermission]:
 
     HasPerms.__name__ = HasPerms.__qualname__ = f"Requires({', '.join(perms)})"
     return HasPerms
+
+
+def viewable(model: type[models.Model]) -> Callable:
+    """A filter's queryset of ``model``: all of it for users who may view it, none otherwise.
+
+    A filter naming another model's row (contacts of segment 7) reveals what that
+    model's own endpoint guards, so it takes the same permission; without it any
+    id is refused as not one of the choices.
+    """
+    perm = f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+    def queryset(request) -> models.QuerySet:
+        if request is not None and request.user.has_perm(perm):
+            return model._default_manager.all()
+        return model._default_manager.none()
+
+    return queryset

@@ -2,10 +2,11 @@
 
 import django_filters
 from rest_framework import serializers, viewsets
+from rest_framework.settings import api_settings
 
 from .. import links
 from ..models import Account, Contact
-from .filters import FilterSet
+from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -103,7 +104,18 @@ class AccountFilter(FilterSet):
 
 
 class ContactFilter(FilterSet):
+    """Filters on a contact's own fields, and those other apps contribute.
+
+    Membership of a segment or a marketing list is a filter on contacts, but this
+    app cannot import those apps: they depend on contacts, not the other way round.
+    Each adds its filter with ``contribute()`` when its API module is imported,
+    which the API's URLconf does before it serves any request or schema.
+    """
+
     email = django_filters.CharFilter(lookup_expr="iexact")
+    updated_since = UTCDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)."
+    )
 
     class Meta:
         model = Contact
@@ -117,6 +129,12 @@ class ContactFilter(FilterSet):
             "updated_at": ["gte", "lte"],
         }
 
+    @classmethod
+    def contribute(cls, name: str, filter_: django_filters.Filter) -> None:
+        """Add a filter named ``name`` (the query parameter) from another app."""
+        filter_.field_name = name
+        cls.base_filters[name] = filter_
+
 
 class AccountViewSet(viewsets.ModelViewSet):
     queryset = Account.objects.order_by("id")
@@ -129,4 +147,6 @@ class ContactViewSet(viewsets.ModelViewSet):
     queryset = Contact.objects.order_by("id")
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
+    filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, OrderingFilter]
     search_fields = ["email", "first_name", "last_name", "job_title", "external_id"]
+    ordering_fields = ["email", "updated_at", "lead_score"]

@@ -25,6 +25,10 @@ def test_schema_is_served_and_describes_the_api(http):
     ):
         assert path in paths, path
     assert "put" not in paths["/api/v1/interactions/{id}/"]
+    contact_filters = {p["name"]: p for p in paths["/api/v1/contacts/"]["get"]["parameters"]}
+    for name in ("segment", "list", "updated_since", "ordering"):
+        assert name in contact_filters, name
+    assert contact_filters["segment"]["schema"]["type"] == "integer"
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 

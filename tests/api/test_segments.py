@@ -308,18 +308,17 @@ def test_a_tampered_members_cursor_is_not_a_server_error(api, position):
         assert response.status_code in (200, 404), response.status_code
 
 
-def test_the_readme_example_definition_is_valid(api):
-    definition = {
-        "version": 1,
-        "blocks": [
-            {"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}},
-            {
-                "join": "and_also",
-                "kind": "behavior",
-                "interaction": "email_clicked",
-                "within": {"amount": 30, "unit": "days"},
-            },
-        ],
-    }
-    response = api.post(f"{URL}estimate/", {"definition": definition}, format="json")
-    assert response.status_code == 200, response.data
+def test_segments_ordering(api):
+    for name in ("Beta", "Alpha", "Gamma"):
+        create(api, name=name, kind="static")
+    Segment.objects.filter(name="Gamma").update(updated_at="2020-01-01T00:00:00Z")
+
+    def names(ordering: str) -> list[str]:
+        response = api.get(URL, {"ordering": ordering})
+        assert response.status_code == 200, response.data
+        return [row["name"] for row in response.data["results"]]
+
+    assert names("name") == ["Alpha", "Beta", "Gamma"]
+    assert names("-name") == ["Gamma", "Beta", "Alpha"]
+    assert names("updated_at")[0] == "Gamma"
+    assert names("-updated_at")[-1] == "Gamma"
