@@ -169,7 +169,7 @@ def resolve(name: str, declared_type: str | None, *, interaction: bool = False) 
         if not name.startswith(prefix):
             continue
         key = name[len(prefix) :]
-        if not JSON_KEY_RE.match(key):
+        if not JSON_KEY_RE.fullmatch(key):  # match() would let a trailing newline through
             raise UnknownField(
                 f"'{key}' is not a valid key: use letters, digits and underscores (max 64)"
             )

@@ -256,6 +256,10 @@ class _Validator:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             self.error(path, f"must be text (at most {MAX_TEXT} characters)")
             return None
+        # PostgreSQL refuses NUL in text and SQLite ends a string there: no stored value has one.
+        if "\x00" in value:
+            self.error(path, "must not contain NUL characters")
+            return None
         return value
 
     def number(self, value: Any, path: str) -> Any:
