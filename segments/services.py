@@ -211,8 +211,13 @@ def segment_go_live(*, segment: Segment) -> Segment:
     return segment
 
 
+def segment_live_users(*, segment: Segment) -> QuerySet:
+    """The live segments that use ``segment``: while there are any, it can't stop or go."""
+    return segment.used_by.filter(status=Segment.Status.LIVE)
+
+
 def _refuse_if_used(segment: Segment, action: str) -> None:
-    users = list(segment.used_by.filter(status=Segment.Status.LIVE).values_list("name", flat=True))
+    users = list(segment_live_users(segment=segment).values_list("name", flat=True))
     if users:
         names = ", ".join(f"'{name}'" for name in users[:5])
         raise SegmentInUse(f"cannot {action} '{segment.name}': live segment(s) {names} use it")

@@ -146,7 +146,7 @@ class SegmentAdmin(DjangoObjectActions, admin.ModelAdmin):
         protected = [
             f"Live segment '{user}' uses '{segment}'"
             for segment in segments
-            for user in segment.used_by.filter(status=Segment.Status.LIVE)
+            for user in services.segment_live_users(segment=segment)
         ]
         return deleted, {opts.verbose_name_plural: len(segments)}, perms_needed, protected
 
