@@ -29,7 +29,15 @@ from .engine import (
     validate_definition,
 )
 from .engine.dependencies import DataChange, reads
-from .engine.materializer import add_members, materialize, remove_members
+from .engine.materializer import (
+    Diff,
+    add_members,
+    apply_moves,
+    materialize,
+    moves,
+    remove_members,
+    selected,
+)
 from .models import Evaluation, Segment
 
 logger = logging.getLogger(__name__)
@@ -275,10 +283,8 @@ def _mark_interrupted(segment: Segment) -> None:
     )
 
 
-def segment_evaluate(
-    *, segment: Segment, trigger: str, contact_ids: list[int] | None = None
-) -> Evaluation | None:
-    """Bring a live segment's members up to date, for everyone or for ``contact_ids`` only.
+def segment_evaluate(*, segment: Segment, trigger: str) -> Evaluation | None:
+    """Bring a live segment's members up to date: a full evaluation.
 
     One evaluation per segment at a time (row lock). On failure the transaction
     rolls back, the previous members stay, and the segment is marked failed.
@@ -286,46 +292,24 @@ def segment_evaluate(
     """
     if segment.kind == Segment.Kind.STATIC:
         return None
-    full = contact_ids is None
     started = time.monotonic()
-    evaluation = Evaluation(
-        segment=segment,
-        trigger=trigger,
-        scope_size=None if full else len(contact_ids),
-        started_at=timezone.now(),
-    )
-    if full:  # visible as running while it runs
-        _mark_interrupted(segment)
-        Segment.objects.filter(pk=segment.pk).update(
-            evaluation_state=Segment.EvaluationState.RUNNING
-        )
-        evaluation.save()
+    evaluation = Evaluation(segment=segment, trigger=trigger, started_at=timezone.now())
+    # Visible as running while it runs.
+    _mark_interrupted(segment)
+    Segment.objects.filter(pk=segment.pk).update(evaluation_state=Segment.EvaluationState.RUNNING)
+    evaluation.save()
     try:
         with transaction.atomic():
             locked = Segment.objects.select_for_update().get(pk=segment.pk)
             if not locked.is_live:
-                if evaluation.pk:
-                    evaluation.delete()
-                return None
-            if evaluation.pk is None:
-                evaluation.save()
-            diff = _materialize(locked, evaluation, contact_ids)
-            if (
-                full
-                or diff.added
-                or diff.removed
-                or locked.evaluation_state == Segment.EvaluationState.FAILED
-            ):
-                _finish(locked, evaluation, diff, full)
-            else:  # a change that moved nobody leaves no record and writes nothing
                 evaluation.delete()
-                evaluation.size = locked.member_count
-                return evaluation
+                return None
+            _finish(locked, evaluation, _materialize(locked, evaluation))
     except Exception as exc:
         _fail(segment, evaluation, exc)
         raise
     _log_evaluation(evaluation, time.monotonic() - started)
-    if full and (evaluation.added or evaluation.removed):
+    if evaluation.added or evaluation.removed:
         _refresh_dependents(segment)
     return evaluation
 
@@ -351,28 +335,21 @@ def _refresh_dependents(segment: Segment) -> None:
         _enqueue_evaluation(dependent, Evaluation.Trigger.CHANGE)
 
 
-def _materialize(segment: Segment, evaluation: Evaluation, contact_ids: list[int] | None):
-    target = compile_definition(segment.definition, _clock(segment.time_zone), contact_ids)
+def _materialize(segment: Segment, evaluation: Evaluation) -> Diff:
+    target = compile_definition(segment.definition, _clock(segment.time_zone))
     return materialize(
-        segment_id=segment.pk,
-        target=target,
-        evaluation_id=evaluation.pk,
-        at=evaluation.started_at,
-        scope=contact_ids,
+        segment_id=segment.pk, target=target, evaluation_id=evaluation.pk, at=evaluation.started_at
     )
 
 
-def _finish(segment: Segment, evaluation: Evaluation, diff, full: bool) -> None:
-    segment.member_count = (
-        diff.size if diff.size is not None else segment.member_count + diff.added - diff.removed
-    )
+def _finish(segment: Segment, evaluation: Evaluation, diff: Diff) -> None:
+    segment.member_count = diff.size
     segment.last_evaluated_at = timezone.now()
-    update = ["member_count", "last_evaluated_at"]
-    if full or segment.evaluation_state == Segment.EvaluationState.FAILED:
-        segment.evaluation_state = Segment.EvaluationState.IDLE
-        segment.last_error = ""
-        update += ["evaluation_state", "last_error"]
-    segment.save(update_fields=update)
+    segment.evaluation_state = Segment.EvaluationState.IDLE
+    segment.last_error = ""
+    segment.save(
+        update_fields=["member_count", "last_evaluated_at", "evaluation_state", "last_error"]
+    )
     evaluation.size = segment.member_count
     evaluation.added, evaluation.removed = diff.added, diff.removed
     evaluation.status = Evaluation.Status.SUCCEEDED
@@ -426,26 +403,114 @@ def _live_segments_with_uses() -> list[tuple[Segment, set[int]]]:
 def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None = None) -> int:
     """Re-evaluate just these contacts in the live segments ``change`` can move.
 
-    Without ``change``, every live segment. Returns how many segments were evaluated.
+    Without ``change``, every live segment. Set-based across segments: a handful of
+    statements per batch however many segments it touches, and no write when nobody
+    moved. Segments built on others follow in later rounds, only where those moved.
+    Returns how many segments were evaluated.
     """
     contact_ids = sorted(set(contact_ids))
-    if not contact_ids:
+    rounds = _change_rounds(change)
+    if not contact_ids or not rounds:
         return 0
-    evaluated, touched = 0, set()
-    # One transaction for the batch (each segment in its own savepoint): fewer commits.
+    evaluated, moved = 0, set()
     with transaction.atomic():
-        for segment, uses in _live_segments_with_uses():
-            if change is not None and not (reads(segment.definition, change) or uses & touched):
-                continue
-            touched.add(segment.pk)
-            try:
-                segment_evaluate(
-                    segment=segment, trigger=Evaluation.Trigger.CHANGE, contact_ids=contact_ids
-                )
-                evaluated += 1
-            except Exception:
-                continue  # recorded on the segment; the others still get their update
+        # Every segment the batch may touch is locked at once, in id order, so that
+        # concurrent batches and full evaluations cannot deadlock.
+        locked = Segment.objects.select_for_update().filter(
+            pk__in=[segment.pk for segments in rounds for segment, _ in segments],
+            status=Segment.Status.LIVE,
+        )
+        live = {segment.pk: segment for segment in locked.order_by("pk")}
+        for segments in rounds:
+            due = [
+                live[segment.pk]
+                for segment, uses in segments
+                if segment.pk in live
+                and (change is None or reads(segment.definition, change) or uses & moved)
+            ]
+            moved |= _evaluate_scoped(due, contact_ids)
+            evaluated += len(due)
     return evaluated
+
+
+def _change_rounds(change: DataChange | None) -> list[list[tuple[Segment, set[int]]]]:
+    """The live segments a change may move, in rounds: each after the segments it uses."""
+    depth: dict[int, int] = {}
+    rounds: list[list[tuple[Segment, set[int]]]] = []
+    for segment, uses in _live_segments_with_uses():
+        upstream = [depth[pk] for pk in uses if pk in depth]
+        if not upstream and change is not None and not reads(segment.definition, change):
+            continue
+        depth[segment.pk] = max(upstream, default=-1) + 1
+        if depth[segment.pk] == len(rounds):
+            rounds.append([])
+        rounds[depth[segment.pk]].append((segment, uses))
+    return rounds
+
+
+def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int]:
+    """Evaluate ``contact_ids`` in these (locked) segments; returns the ids of those that moved."""
+    if not segments:
+        return set()
+    started = timezone.now()
+    moved = moves(_selected(segments, contact_ids), contact_ids)
+    if not moved:
+        return set()
+    evaluations = Evaluation.objects.bulk_create(
+        _scoped_evaluation(segment, moved[segment.pk], len(contact_ids), started)
+        for segment in segments
+        if segment.pk in moved
+    )
+    apply_moves(moved, {e.segment_id: e.pk for e in evaluations}, started)
+    changed = [segment for segment in segments if segment.pk in moved]
+    for segment in changed:
+        segment.member_count += len(moved[segment.pk].joining) - len(moved[segment.pk].leaving)
+    Segment.objects.bulk_update(changed, ["member_count"])
+    for evaluation in evaluations:
+        _log_evaluation(evaluation, (evaluation.finished_at - started).total_seconds())
+    return set(moved)
+
+
+def _selected(segments: list[Segment], contact_ids: list[int]) -> dict[int, set[int]]:
+    """Which of ``contact_ids`` each segment selects; a segment that fails is marked failed.
+
+    All segments are asked in one statement; if that fails, each is asked alone, so
+    that one broken segment does not hold the others back.
+    """
+    try:
+        with transaction.atomic():
+            return selected(
+                {
+                    s.pk: compile_definition(s.definition, _clock(s.time_zone), contact_ids)
+                    for s in segments
+                }
+            )
+    except Exception as exc:
+        if len(segments) > 1:
+            return {pk: ids for s in segments for pk, ids in _selected([s], contact_ids).items()}
+        evaluation = Evaluation(
+            segment=segments[0],
+            trigger=Evaluation.Trigger.CHANGE,
+            scope_size=len(contact_ids),
+            started_at=timezone.now(),
+        )
+        _fail(segments[0], evaluation, exc)
+        return {}
+
+
+def _scoped_evaluation(segment: Segment, move, scope_size: int, started) -> Evaluation:
+    added, removed = len(move.joining), len(move.leaving)
+    return Evaluation(
+        segment=segment,
+        trigger=Evaluation.Trigger.CHANGE,
+        scope_size=scope_size,
+        started_at=started,
+        finished_at=timezone.now(),
+        size=segment.member_count + added - removed,
+        added=added,
+        removed=removed,
+        status=Evaluation.Status.SUCCEEDED,
+    )
 
 
 def segments_refresh_due(*, now=None) -> int:
@@ -477,7 +542,7 @@ def _static_contacts(
     ids = list(contact_ids)
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
         raise SegmentError("contact ids must be whole numbers")
-    return Contact.objects.filter(pk__in=ids).order_by().values("id")
+    return Contact.objects.filter(pk__in=ids).order_by().values_list("id", flat=True)
 
 
 def _validate_where(where: dict) -> None:

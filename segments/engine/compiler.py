@@ -339,23 +339,29 @@ def behavior_q(block: dict, clock: Clock) -> Q:
     return ~Q(pk__in=_contacts_counted(matching, high + 1, None))
 
 
-def block_q(block: dict, clock: Clock) -> Q:
+ID_SET_KINDS = ("segment", "list")
+
+
+def _members(block: dict) -> QuerySet:
+    """The stored members of a segment block, or the subscribers of a list block."""
     from segments.models import SegmentMembership
 
+    if block["kind"] == "segment":
+        return SegmentMembership.objects.filter(segment_id=block["segment"])
+    return ListMembership.objects.filter(
+        list_id=block["list"], status=ListMembership.Status.SUBSCRIBED
+    )
+
+
+def block_q(block: dict, clock: Clock) -> Q:
     kind = block["kind"]
     if kind == "profile":
         return condition_q(block["where"], clock)
     if kind == "behavior":
         return behavior_q(block, clock)
-    if kind == "segment":
-        members = SegmentMembership.objects.filter(segment_id=block["segment"])
-    else:
-        members = ListMembership.objects.filter(
-            list_id=block["list"], status=ListMembership.Status.SUBSCRIBED
-        )
     # EXISTS rather than IN: under "but not" it becomes an anti-join probing the
     # (segment, contact) index, where NOT IN would hash the other whole set every time.
-    return Q(Exists(members.filter(contact_id=OuterRef("pk"))))
+    return Q(Exists(_members(block).filter(contact_id=OuterRef("pk"))))
 
 
 def _negate(block: dict, compiled: Q, clock: Clock) -> Q:
@@ -387,11 +393,36 @@ def contacts_matching(q: Q, contact_ids: list[int] | None = None) -> QuerySet:
     contacts = Contact.objects.filter(q)
     if contact_ids is not None:
         contacts = contacts.filter(pk__in=contact_ids)
-    return contacts.order_by().values("id")
+    return contacts.order_by().values_list("id", flat=True)
+
+
+SET_OPERATIONS = {"or": "union", "and_also": "intersection", "but_not": "difference"}
+
+
+def _set_operations(blocks: list[dict], contact_ids: list[int] | None) -> QuerySet:
+    """Blocks that are all stored id sets, combined with UNION / INTERSECT / EXCEPT.
+
+    A compound segment then reads only the memberships it combines, never the
+    whole contact table.
+    """
+
+    def ids(block: dict) -> QuerySet:
+        members = _members(block)
+        if contact_ids is not None:
+            members = members.filter(contact_id__in=contact_ids)
+        return members.order_by().values_list("contact_id", flat=True)
+
+    result = ids(blocks[0])
+    for block in blocks[1:]:
+        result = getattr(result, SET_OPERATIONS[block["join"]])(ids(block))
+    return result
 
 
 def compile_definition(
     definition: dict, clock: Clock, contact_ids: list[int] | None = None
 ) -> QuerySet:
-    """A validated definition as one queryset of contact ids."""
+    """A validated definition as one query of contact ids (a flat ``values_list``)."""
+    blocks = definition["blocks"]
+    if all(block["kind"] in ID_SET_KINDS for block in blocks):
+        return _set_operations(blocks, contact_ids)
     return contacts_matching(definition_q(definition, clock), contact_ids)

@@ -1,18 +1,26 @@
-"""The materializer: set-based SQL that moves a segment's stored members to a target set.
+"""The materializer: set-based SQL that moves stored members to a target set.
 
-Every statement is ``INSERT … SELECT`` or ``DELETE … WHERE IN (SELECT …)``: the
+A full evaluation is ``INSERT … SELECT`` and ``DELETE … WHERE IN (SELECT …)``: the
 database does the diff, Python never sees a contact id, and memory does not grow
-with the segment. Callers run it inside one transaction holding the segment's
-row lock, so a failure leaves the previous members untouched.
+with the segment. A change-driven evaluation examines a few contacts against many
+segments at once: one query for all their targets, one for their stored members,
+and bulk writes only where someone moved. Callers run either inside one
+transaction holding the segments' row locks, so a failure leaves the previous
+members untouched.
 """
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from segments.models import MembershipChange, SegmentMembership
+
+# Parameters per statement: under PostgreSQL's 65,535 and SQLite's 32,766.
+MAX_PARAMS = 30_000
+MAX_UNION_PARTS = 400  # SQLite joins at most 500 SELECTs in one compound statement
 
 TARGET_TABLE = "segment_target"
 
@@ -21,7 +29,7 @@ TARGET_TABLE = "segment_target"
 class Diff:
     added: int
     removed: int
-    size: int | None  # known after a full evaluation; None when only a scope was examined
+    size: int
 
 
 @dataclass(frozen=True)
@@ -97,35 +105,16 @@ def _stage_target(cursor, target: QuerySet) -> int:
 
 
 def materialize(
-    *,
-    segment_id: int,
-    target: QuerySet,
-    evaluation_id: int,
-    at: datetime.datetime,
-    scope: list[int] | None = None,
+    *, segment_id: int, target: QuerySet, evaluation_id: int, at: datetime.datetime
 ) -> Diff:
-    """Make the stored members equal ``target`` (a queryset of contact ids).
-
-    With ``scope``, only those contacts are examined: ``target`` must already be
-    restricted to them, and members outside the scope stay as they are.
-    """
+    """Make the stored members equal ``target`` (a query of contact ids)."""
     run = _Run(segment_id, evaluation_id, at)
     with connection.cursor() as cursor:
-        if scope is None:
-            size = _stage_target(cursor, target)
-            source, params = TARGET_TABLE, ()
-            in_scope, scope_params = "", ()
-        else:
-            size = None
-            sql, params = _sql(target)
-            source = f"({sql})"
-            in_scope = f" AND m.contact_id IN ({', '.join(['%s'] * len(scope))})"
-            scope_params = tuple(scope)
-        added = _record_added(cursor, run, source, params)
-        departed = f"NOT EXISTS (SELECT 1 FROM {source} t WHERE t.id = m.contact_id){in_scope}"
-        removed = _record_removed(cursor, run, departed, (*params, *scope_params))
-        if scope is None:
-            cursor.execute(f"DROP TABLE {TARGET_TABLE}")
+        size = _stage_target(cursor, target)
+        added = _record_added(cursor, run, TARGET_TABLE, ())
+        departed = f"NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.id = m.contact_id)"
+        removed = _record_removed(cursor, run, departed, ())
+        cursor.execute(f"DROP TABLE {TARGET_TABLE}")
     return Diff(added, removed, size)
 
 
@@ -146,3 +135,91 @@ def remove_members(
     with connection.cursor() as cursor:
         run = _Run(segment_id, evaluation_id, at)
         return _record_removed(cursor, run, f"m.contact_id IN ({sql})", params)
+
+
+# --- change-driven: a few contacts, many segments -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moves:
+    """Who joins and who leaves one segment, among the contacts examined."""
+
+    joining: frozenset[int]
+    leaving: frozenset[int]
+
+    def __bool__(self) -> bool:
+        return bool(self.joining or self.leaving)
+
+
+def selected(targets: dict[int, QuerySet]) -> dict[int, set[int]]:
+    """The contacts each target queryset selects, for many segments in few statements.
+
+    Targets are small (restricted to the contacts examined), so their ids come back
+    to Python; the parts are joined with UNION ALL up to ``MAX_PARAMS`` parameters.
+    """
+    found: dict[int, set[int]] = {segment_id: set() for segment_id in targets}
+    parts: list[str] = []
+    params: list = []
+    for segment_id, target in targets.items():
+        sql, target_params = _sql(target)
+        if parts and (
+            len(params) + len(target_params) > MAX_PARAMS or len(parts) == MAX_UNION_PARTS
+        ):
+            _collect(found, parts, params)
+            parts, params = [], []
+        # The id is ours (a primary key), written as a literal so every part has one type.
+        parts.append(f"SELECT {int(segment_id)}, t.* FROM ({sql}) t")
+        params.extend(target_params)
+    if parts:
+        _collect(found, parts, params)
+    return found
+
+
+def _collect(found: dict[int, set[int]], parts: list[str], params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for segment_id, contact_id in cursor.fetchall():
+            found[segment_id].add(contact_id)
+
+
+def moves(targets: dict[int, set[int]], contact_ids: list[int]) -> dict[int, Moves]:
+    """Compare each segment's selected contacts with its stored members among ``contact_ids``."""
+    stored: dict[int, set[int]] = defaultdict(set)
+    rows = SegmentMembership.objects.filter(segment_id__in=targets, contact_id__in=contact_ids)
+    for segment_id, contact_id in rows.values_list("segment_id", "contact_id"):
+        stored[segment_id].add(contact_id)
+    found = {
+        segment_id: Moves(
+            frozenset(wanted - stored[segment_id]), frozenset(stored[segment_id] - wanted)
+        )
+        for segment_id, wanted in targets.items()
+    }
+    return {segment_id: move for segment_id, move in found.items() if move}
+
+
+def apply_moves(
+    moved: dict[int, Moves], evaluation_ids: dict[int, int], at: datetime.datetime
+) -> None:
+    """Write the moves: the change log, the new members, then the departures."""
+    MembershipChange.objects.bulk_create(
+        MembershipChange(
+            segment_id=segment_id,
+            contact_id=contact_id,
+            change=change,
+            at=at,
+            evaluation_id=evaluation_ids[segment_id],
+        )
+        for segment_id, move in moved.items()
+        for change, contact_ids in (("added", move.joining), ("removed", move.leaving))
+        for contact_id in sorted(contact_ids)
+    )
+    SegmentMembership.objects.bulk_create(
+        SegmentMembership(segment_id=segment_id, contact_id=contact_id, added_at=at)
+        for segment_id, move in moved.items()
+        for contact_id in sorted(move.joining)
+    )
+    for segment_id, move in moved.items():
+        leaving = sorted(move.leaving)
+        for start in range(0, len(leaving), MAX_PARAMS):
+            chunk = leaving[start : start + MAX_PARAMS]
+            SegmentMembership.objects.filter(segment_id=segment_id, contact_id__in=chunk).delete()

@@ -41,7 +41,7 @@ def matching(db):
 
     def run(definition: dict, *, now: datetime.datetime = NOW, zone: str = "UTC") -> set[int]:
         queryset = compile_definition(definition, Clock(now, ZoneInfo(zone)))
-        return set(queryset.values_list("id", flat=True))
+        return set(queryset)
 
     return run
 

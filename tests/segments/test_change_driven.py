@@ -1,0 +1,142 @@
+"""Change-driven evaluation: a few contacts against many live segments at once."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts.models import Contact
+from segments import services
+from segments.engine import Clock, compile_definition
+from segments.models import Evaluation, MembershipChange, Segment
+
+pytestmark = pytest.mark.django_db
+
+
+def profile(field: str, op: str, value) -> dict:
+    return {
+        "version": 1,
+        "blocks": [{"kind": "profile", "where": {"field": field, "op": op, "value": value}}],
+    }
+
+
+def compound(*blocks: dict) -> dict:
+    return {"version": 1, "blocks": list(blocks)}
+
+
+def live(name: str, definition: dict, kind: str = "dynamic") -> Segment:
+    segment = services.segment_create(name=name, definition=definition, kind=kind)
+    return services.segment_go_live(segment=segment)
+
+
+def members(segment: Segment) -> set[int]:
+    return set(segment.memberships.values_list("contact_id", flat=True))
+
+
+def queries_to_evaluate(contact: Contact) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        services.contacts_evaluate(contact_ids=[contact.pk])
+    return len(queries)
+
+
+def test_query_count_does_not_grow_with_the_number_of_segments(make_contact):
+    contact = make_contact(city="Chicago", lead_score=10)
+    for score in range(2):
+        live(f"Score over {score}", profile("lead_score", "gt", 50 + score))
+    with_two = queries_to_evaluate(contact)
+    for score in range(2, 20):
+        live(f"Score over {score}", profile("lead_score", "gt", 50 + score))
+    assert queries_to_evaluate(contact) == with_two
+
+    # Moving into all twenty still costs a fixed number of statements.
+    Contact.objects.filter(pk=contact.pk).update(lead_score=99)
+    moved = queries_to_evaluate(contact)
+    assert moved <= with_two + 6
+    assert Segment.objects.filter(member_count=1).count() == 20
+    assert Evaluation.objects.filter(trigger="change", added=1, size=1).count() == 20
+
+
+def test_a_change_that_moves_nobody_writes_nothing(make_contact):
+    contact = make_contact(city="Chicago")
+    segment = live("Chicago", profile("city", "eq", "Chicago"))
+    changes, evaluations = MembershipChange.objects.count(), Evaluation.objects.count()
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert (MembershipChange.objects.count(), Evaluation.objects.count()) == (changes, evaluations)
+    assert members(segment) == {contact.pk}
+
+
+def test_moves_are_recorded_once_per_segment_and_contact(make_contact):
+    ann, bob = make_contact(city="Chicago"), make_contact(city="Boston")
+    chicago = live("Chicago", profile("city", "eq", "Chicago"))
+    boston = live("Boston", profile("city", "eq", "Boston"))
+    Contact.objects.filter(pk=ann.pk).update(city="Boston")
+    Contact.objects.filter(pk=bob.pk).update(city="Chicago")
+    assert services.contacts_evaluate(contact_ids=[ann.pk, bob.pk, ann.pk]) == 2
+    assert (members(chicago), members(boston)) == ({bob.pk}, {ann.pk})
+    logged = set(
+        MembershipChange.objects.filter(evaluation__trigger="change").values_list(
+            "segment_id", "contact_id", "change"
+        )
+    )
+    assert logged == {
+        (chicago.pk, ann.pk, "removed"),
+        (chicago.pk, bob.pk, "added"),
+        (boston.pk, bob.pk, "removed"),
+        (boston.pk, ann.pk, "added"),
+    }
+    evaluation = chicago.evaluations.get(trigger="change")
+    assert (evaluation.added, evaluation.removed, evaluation.size) == (1, 1, 1)
+
+
+def test_a_broken_segment_is_marked_failed_and_the_others_still_follow(make_contact):
+    contact = make_contact(city="Chicago")
+    broken = live("Broken", profile("city", "eq", "Boston"))
+    healthy = live("Chicago", profile("city", "eq", "Boston"))
+    # A definition no service would accept (stored by hand), failing at compile time.
+    Segment.objects.filter(pk=broken.pk).update(definition=profile("no_such_field", "eq", "x"))
+    Contact.objects.filter(pk=contact.pk).update(city="Boston")
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert members(healthy) == {contact.pk}
+    broken.refresh_from_db()
+    assert broken.evaluation_state == "failed" and broken.last_error
+    assert broken.evaluations.get(status="failed").scope_size == 1
+    assert members(broken) == set()
+
+
+def test_a_compound_segment_follows_only_when_what_it_uses_moved(make_contact):
+    contact = make_contact(city="Chicago", lead_score=10)
+    chicago = live("Chicago", profile("city", "eq", "Chicago"))
+    hot = live("Hot", profile("lead_score", "gt", 50))
+    chicago_not_hot = live(
+        "Chicago, not hot",
+        compound(
+            {"kind": "segment", "segment": chicago.pk},
+            {"join": "but_not", "kind": "segment", "segment": hot.pk},
+        ),
+        kind="compound",
+    )
+    assert members(chicago_not_hot) == {contact.pk}
+
+    Contact.objects.filter(pk=contact.pk).update(first_name="Renamed")
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert not chicago_not_hot.evaluations.filter(trigger="change").exists()
+
+    Contact.objects.filter(pk=contact.pk).update(lead_score=90)
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert members(hot) == {contact.pk}
+    assert members(chicago_not_hot) == set()
+    chicago_not_hot.refresh_from_db()
+    assert chicago_not_hot.member_count == 0
+
+
+def test_a_compound_segment_reads_only_the_memberships_it_combines(make_contact):
+    people = [make_contact(city="Chicago", lead_score=score) for score in (10, 60, 90)]
+    chicago = live("Chicago", profile("city", "eq", "Chicago"))
+    hot = live("Hot", profile("lead_score", "gt", 50))
+    definition = compound(
+        {"kind": "segment", "segment": chicago.pk},
+        {"join": "but_not", "kind": "segment", "segment": hot.pk},
+    )
+    query = compile_definition(definition, Clock.for_zone("UTC"))
+    assert Contact._meta.db_table not in str(query.query)
+    assert set(query) == {people[0].pk}
+    assert services.definition_estimate(definition=definition) == 1
