@@ -32,7 +32,10 @@ class Interaction(models.Model):
     )
     channel = models.CharField(max_length=50, blank=True)
     properties = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # NULL, not '': interactions sent without an id must not collide with each other.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True, help_text="The sender's id; stored once."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,6 +46,11 @@ class Interaction(models.Model):
                 fields=["contact", "type", "occurred_at"], name="interaction_contact_type"
             ),
             models.Index(fields=["type", "source", "occurred_at"], name="interaction_type_source"),
+        ]
+        constraints = [
+            # A constraint rather than unique=True: on PostgreSQL, unique=True adds a second
+            # (pattern-matching) index that nothing queries and every ingest must update.
+            models.UniqueConstraint(fields=["external_id"], name="interaction_external_id_unique")
         ]
 
     def __str__(self) -> str:

@@ -41,6 +41,17 @@ def test_repeated_external_id_within_a_batch_is_stored_once(make_contact):
 
 
 @pytest.mark.django_db
+def test_a_batch_overlapping_stored_ids_stores_only_the_new_ones(make_contact):
+    contact = make_contact()
+    interactions_ingest(records=[record(contact, external_id=e) for e in ("a", "b")])
+    overlapping = [record(contact, external_id=e, source=f"again-{e}") for e in "bccd"]
+    result = interactions_ingest(records=overlapping)
+    assert (result.stored, result.duplicates) == (2, 2)
+    stored = dict(Interaction.objects.values_list("external_id", "source"))
+    assert stored == {"a": "spring-sale", "b": "spring-sale", "c": "again-c", "d": "again-d"}
+
+
+@pytest.mark.django_db
 def test_records_without_external_id_are_always_stored(make_contact):
     contact = make_contact()
     interactions_ingest(records=[record(contact)])
