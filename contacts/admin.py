@@ -1,7 +1,25 @@
-from django.contrib import admin
-from django.forms.models import BaseInlineFormSet
+import json
+from collections import Counter
 
+from django.apps import apps
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import model_ngettext
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django_object_actions import DjangoObjectActions, action
+
+from . import services
 from .models import Account, Contact
+
+# Contacts listed by name on the erase confirmation page; the counts cover them all.
+ERASE_LISTED = 100
 
 
 class NewestRowsFormSet(BaseInlineFormSet):
@@ -48,8 +66,17 @@ class AccountAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+def _by_name(counts: dict[str, int]) -> dict[str, int]:
+    """``{"interactions.Interaction": 3}`` as ``{"interactions": 3}``, for people to read."""
+    return {apps.get_model(label)._meta.verbose_name_plural: n for label, n in counts.items()}
+
+
+def _listed(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {n}" for name, n in _by_name(counts).items())
+
+
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     """Contacts as a CRM user browses them.
 
     Higher apps (interactions, marketing lists, segments) append their own
@@ -57,6 +84,9 @@ class ContactAdmin(admin.ModelAdmin):
     ``admin.py``, so this
     app never imports them. They show an existing contact's history, so the add
     page has none.
+
+    Deleting a contact, from its page or with *Erase selected contacts*, is the
+    erasure of ``services.contact_erase``.
     """
 
     list_display = [
@@ -77,6 +107,8 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ["external_id", "created_at", "updated_at"]
     show_full_result_count = False
     inlines = []
+    actions = ["export_selected", "erase_selected"]
+    change_actions = ["export_data", "erase"]
     fieldsets = [
         ("Identity", {"fields": ["email", ("first_name", "last_name"), "phone", "birth_date"]}),
         ("Company", {"fields": ["account", "job_title"]}),
@@ -100,3 +132,119 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.display(description="name", ordering="last_name")
     def full_name(self, contact: Contact) -> str:
         return contact.full_name
+
+    # --- data rights: export and erasure ---------------------------------------------------
+
+    def get_actions(self, request):
+        # Erasing replaces deleting: it says what is kept, and its summary scales.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_change_actions(self, request, object_id, form_url):
+        shown = ["export_data"]
+        if self.has_delete_permission(request):
+            shown.append("erase")
+        return shown
+
+    @admin.action(description="Export selected contacts' data (JSON)", permissions=["view"])
+    def export_selected(self, request, queryset: QuerySet[Contact]):
+        """One contact's export document, or a JSON array of them for several."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        contacts = list(queryset.order_by("pk"))
+        documents = [services.contact_export(contact=contact) for contact in contacts]
+        if len(documents) == 1:
+            data, filename = documents[0], f"contact-{contacts[0].pk}.json"
+        else:
+            data, filename = documents, "contacts.json"
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @admin.action(description="Erase selected contacts", permissions=["delete"])
+    def erase_selected(self, request, queryset: QuerySet[Contact]):
+        """Like "Delete selected": a confirmation page first, then the erasure."""
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        if request.POST.get("post") != "yes":
+            return self._erase_confirmation(request, queryset)
+        contacts = list(queryset)
+        # The admin's own history records who erased; the service then anonymises it.
+        self.log_deletions(request, contacts)
+        erased = [services.contact_erase(contact=contact) for contact in contacts]
+        self.message_user(request, self._erased_message(erased), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:contacts_contact_changelist"))
+
+    def _erase_confirmation(self, request, queryset: QuerySet[Contact]):
+        preview = services.contacts_erase_preview(contacts=queryset)
+        listed = list(queryset[:ERASE_LISTED])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase contacts",
+            "opts": self.opts,
+            "queryset": queryset,
+            "listed": listed,
+            "more": preview["deleted"].get(Contact._meta.label, 0) - len(listed),
+            "deleted": _by_name(preview["deleted"]).items(),
+            "anonymised": _by_name(preview["anonymised"]).items(),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(
+            request, "admin/contacts/contact/erase_selected_confirmation.html", context
+        )
+
+    def _erased_message(self, erased: list[dict]) -> str:
+        deleted, anonymised = Counter(), Counter()
+        for summary in erased:
+            deleted.update(summary["deleted"])
+            anonymised.update(summary["anonymised"])
+        count = len(erased)
+        message = f"Erased {count} {model_ngettext(self.opts, count)}: deleted {_listed(deleted)}"
+        if anonymised:
+            message += f"; kept anonymised {_listed(anonymised)}"
+        return message + "."
+
+    @action(
+        label="Export data (JSON)",
+        description="Download everything stored about this contact",
+        methods=["GET"],
+        button_type="a",
+    )
+    def export_data(self, request, contact: Contact):
+        return self.export_selected(request, self.get_queryset(request).filter(pk=contact.pk))
+
+    @action(
+        label="Erase",
+        description="Erase this contact, after a confirmation",
+        methods=["GET", "POST"],
+        button_type="a",
+    )
+    def erase(self, request, contact: Contact):
+        return self.erase_selected(request, self.get_queryset(request).filter(pk=contact.pk))
+
+    def get_deleted_objects(self, objs, request):
+        """The erasure's counts, not every interaction and membership, which can be thousands.
+
+        Django's version also asks for the delete permission of every related model,
+        which the read-only histories (list memberships) never grant.
+        """
+        contacts = Contact.objects.filter(pk__in=[contact.pk for contact in objs])
+        preview = services.contacts_erase_preview(contacts=contacts)
+        listed = [
+            format_html(
+                '{}: <a href="{}">{}</a>',
+                "Contact",
+                reverse("admin:contacts_contact_change", args=[contact.pk]),
+                contact,
+            )
+            for contact in objs
+        ]
+        perms_needed = set() if self.has_delete_permission(request) else {self.opts.verbose_name}
+        return listed, _by_name(preview["deleted"]), perms_needed, []
+
+    def delete_model(self, request, obj):
+        services.contact_erase(contact=obj)

@@ -6,4 +6,5 @@ class SegmentsConfig(AppConfig):
     name = "segments"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        # Connects the signal receivers, and adds this app's part to the contact export.
+        from . import data_rights, receivers  # noqa: F401

@@ -1,12 +1,16 @@
 """REST API for contacts and accounts: serializers, filters and viewsets."""
 
 import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from .. import links
+from .. import links, services
 from ..models import Account, Contact
 from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
+from .permissions import require_perms
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -89,6 +93,32 @@ class ContactSerializer(ProfileSerializer):
         return links.unsubscribe_url(contact, request=self.context["request"])
 
 
+class ContactExportSerializer(serializers.Serializer):
+    """The head of a contact's data export, for the schema.
+
+    Other apps add their parts beside these keys (``interactions``,
+    ``marketing_lists``, ``segments``): whatever the installed apps store.
+    """
+
+    format = serializers.CharField(help_text=f"'{services.EXPORT_FORMAT}'.")
+    exported_at = serializers.DateTimeField()
+    contact = serializers.DictField(help_text="The contact's own fields.")
+    account = serializers.DictField(
+        allow_null=True, help_text="The contact's account: id, name, industry, city, country."
+    )
+
+
+class ErasureSerializer(serializers.Serializer):
+    contact = serializers.IntegerField(help_text="The id the erased contact had.")
+    deleted = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows deleted, by model label."
+    )
+    anonymised = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Rows kept without their link to the contact or personal data, by model label.",
+    )
+
+
 class AccountFilter(FilterSet):
     class Meta:
         model = Account
@@ -150,3 +180,26 @@ class ContactViewSet(viewsets.ModelViewSet):
     filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, OrderingFilter]
     search_fields = ["email", "first_name", "last_name", "job_title", "external_id"]
     ordering_fields = ["email", "updated_at", "lead_score"]
+
+    def perform_destroy(self, instance):
+        services.contact_erase(contact=instance)
+
+    @extend_schema(responses=ContactExportSerializer)
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def export(self, request, pk=None):
+        """Everything stored about the contact, as one JSON document."""
+        return Response(services.contact_export(contact=self.get_object()))
+
+    @extend_schema(request=None, responses=ErasureSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        filter_backends=[],
+        permission_classes=[require_perms("contacts.delete_contact")],
+    )
+    def erase(self, request, pk=None):
+        """Delete the contact and what is only about them; keep consent evidence anonymised.
+
+        The same as ``DELETE``, answering with what was deleted and kept.
+        """
+        return Response(services.contact_erase(contact=self.get_object()))

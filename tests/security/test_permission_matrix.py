@@ -53,10 +53,13 @@ list_subscribe    401        403       403   200     200      200
 contact_create    401        403       403   201     201      201
 contact_update    401        403       403   200     200      200
 contact_delete    401        403       403   403     403      204
+contact_export    401        403       200   200     200      200
+contact_erase     401        403       403   403     403      200
 """
 
 # The admin sends anonymous visitors to its login page (302); a done action redirects too.
-# "200*": the changelist again with nothing done, as Django answers an action it does not offer.
+# "200*": the changelist again with nothing done, as Django answers an action it does not offer;
+# "302*": back to the changelist with nothing done, where it offers the user other actions.
 ADMIN = """
 action                   anonymous  no_perms  view  change  go_live  superuser
 segment_changelist       302        403       200   200     200      200
@@ -70,6 +73,9 @@ segment_refresh          302        403       403   302     302      302
 segment_go_live_selected 302        403       200*  200*    302      302
 contact_change_page      302        403       200   200     200      200
 contact_delete           302        403       403   403     403      302
+contact_export_selected  302        403       200   200     200      200
+contact_erase_selected   302        403       302*  302*    302*     302
+contact_erase_button     302        403       403   403     403      302
 """
 
 
@@ -167,6 +173,8 @@ def api_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
         "contact_create": ("post", contacts, {"email": "new@example.com"}, True),
         "contact_update": ("patch", f"{contacts}{w['bob'].pk}/", {"first_name": "Robert"}, True),
         "contact_delete": ("delete", f"{contacts}{w['bob'].pk}/", None, True),
+        "contact_export": ("get", f"{contacts}{w['bob'].pk}/export/", None, False),
+        "contact_erase": ("post", f"{contacts}{w['bob'].pk}/erase/", None, True),
     }[action]
 
 
@@ -186,6 +194,8 @@ def test_api(world, user_for, client_for, action, role):
 
 def admin_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
     segments = "/admin/segments/segment/"
+    contacts = "/admin/contacts/contact/"
+    bob = [w["bob"].pk]
     return {
         "segment_changelist": ("get", segments, None, False),
         "segment_change_page": ("get", f"{segments}{w['live'].pk}/change/", None, False),
@@ -215,6 +225,24 @@ def admin_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
         "contact_delete": (
             "post",
             f"/admin/contacts/contact/{w['bob'].pk}/delete/",
+            {"post": "yes"},
+            True,
+        ),
+        "contact_export_selected": (
+            "post",
+            contacts,
+            {"action": "export_selected", "_selected_action": bob},
+            False,
+        ),
+        "contact_erase_selected": (
+            "post",
+            contacts,
+            {"action": "erase_selected", "_selected_action": bob, "post": "yes"},
+            True,
+        ),
+        "contact_erase_button": (
+            "post",
+            f"{contacts}{bob[0]}/actions/erase/",
             {"post": "yes"},
             True,
         ),
