@@ -4,6 +4,7 @@ The admin, the API and the tasks all call these functions; none of them holds a
 business rule of its own.
 """
 
+import datetime
 import logging
 import time
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from .engine import (
     compile_definition,
     condition_q,
     contacts_matching,
+    scoped_sql,
     validate_definition,
 )
 from .engine.dependencies import DataChange, reads
@@ -477,14 +479,13 @@ def _selected(segments: list[Segment], contact_ids: list[int]) -> dict[int, set[
     All segments are asked in one statement; if that fails, each is asked alone, so
     that one broken segment does not hold the others back.
     """
+    now = _next_second(timezone.now())
     try:
         with transaction.atomic():
-            return selected(
-                {
-                    s.pk: compile_definition(s.definition, _clock(s.time_zone), contact_ids)
-                    for s in segments
-                }
-            )
+            targets = {
+                s.pk: scoped_sql(s.definition, Clock.for_zone(s.time_zone, now)) for s in segments
+            }
+            return selected(targets, contact_ids)
     except Exception as exc:
         if len(segments) > 1:
             return {pk: ids for s in segments for pk, ids in _selected([s], contact_ids).items()}
@@ -496,6 +497,17 @@ def _selected(segments: list[Segment], contact_ids: list[int]) -> dict[int, set[
         )
         _fail(segments[0], evaluation, exc)
         return {}
+
+
+def _next_second(moment: datetime.datetime) -> datetime.datetime:
+    """``moment`` rounded up to a whole second.
+
+    Change-driven queries are compiled once per clock, so the clock ticks in whole
+    seconds; rounding up (not down) keeps an interaction stored a moment ago inside
+    "in the last N days".
+    """
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + datetime.timedelta(seconds=1)
 
 
 def _scoped_evaluation(segment: Segment, move, scope_size: int, started) -> Evaluation:

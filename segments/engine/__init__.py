@@ -3,7 +3,7 @@
 Imports no admin, API or task code; services call it.
 """
 
-from .compiler import Clock, compile_definition, condition_q, contacts_matching
+from .compiler import Clock, compile_definition, condition_q, contacts_matching, scoped_sql
 from .errors import DefinitionError, Problem
 from .validation import References, validate_definition
 
@@ -15,5 +15,6 @@ __all__ = [
     "compile_definition",
     "condition_q",
     "contacts_matching",
+    "scoped_sql",
     "validate_definition",
 ]

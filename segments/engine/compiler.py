@@ -10,10 +10,13 @@ complement semantics on nullable joins and JSON keys alike, where SQL's NULL
 import calendar
 import datetime
 import decimal
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -21,11 +24,15 @@ from django.db.models import (
     Expression,
     F,
     FloatField,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
 from django.db.models.lookups import (
@@ -324,18 +331,37 @@ def _contacts_counted(matching: QuerySet, low: int, high: int | None) -> QuerySe
     return matching.values("contact_id").annotate(n=Count("pk")).filter(having).values("contact_id")
 
 
-def behavior_q(block: dict, clock: Clock) -> Q:
+def _counted_per_contact(matching: QuerySet, low: int, high: int | None) -> Q:
+    """Contacts with between low and high matching interactions, counted for each contact.
+
+    For a few contacts in scope: an index probe each, where a grouped semi-join would
+    count every contact's interactions first.
+    """
+    count = Subquery(
+        matching.filter(contact_id=OuterRef("pk"))
+        .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+        .values("n")
+    )
+    in_range = Q(GreaterThanOrEqual(count, low))
+    if high is not None:
+        in_range &= Q(LessThanOrEqual(count, high))
+    return in_range
+
+
+def behavior_q(block: dict, clock: Clock, *, scoped: bool = False) -> Q:
     matching = _interactions(block, clock)
     low, high = _count_predicate(block.get("count", {"op": "gte", "value": 1}))
-    if low >= 1:
-        if high is None and low == 1:
-            return Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
-        return Q(pk__in=_contacts_counted(matching, low, high))
-    # The count admits 0: everyone except contacts whose (non-zero) count is out of range.
-    if high is None:
+    if (low, high) == (0, None):
         return Q(pk__isnull=False)  # everyone; an empty Q() would vanish from an "or"
+    if (low, high) == (1, None):
+        return Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
     if high == 0:
         return ~Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
+    if scoped:
+        return _counted_per_contact(matching, low, high)
+    if low >= 1:
+        return Q(pk__in=_contacts_counted(matching, low, high))
+    # The count admits 0: everyone except contacts whose (non-zero) count is out of range.
     return ~Q(pk__in=_contacts_counted(matching, high + 1, None))
 
 
@@ -353,12 +379,12 @@ def _members(block: dict) -> QuerySet:
     )
 
 
-def block_q(block: dict, clock: Clock) -> Q:
+def block_q(block: dict, clock: Clock, *, scoped: bool = False) -> Q:
     kind = block["kind"]
     if kind == "profile":
         return condition_q(block["where"], clock)
     if kind == "behavior":
-        return behavior_q(block, clock)
+        return behavior_q(block, clock, scoped=scoped)
     # EXISTS rather than IN: under "but not" it becomes an anti-join probing the
     # (segment, contact) index, where NOT IN would hash the other whole set every time.
     return Q(Exists(_members(block).filter(contact_id=OuterRef("pk"))))
@@ -372,12 +398,12 @@ def _negate(block: dict, compiled: Q, clock: Clock) -> Q:
     return ~compiled
 
 
-def definition_q(definition: dict, clock: Clock) -> Q:
+def definition_q(definition: dict, clock: Clock, *, scoped: bool = False) -> Q:
     """The whole definition as one Q over contacts; blocks combine left to right."""
     blocks = definition["blocks"]
-    result = block_q(blocks[0], clock)
+    result = block_q(blocks[0], clock, scoped=scoped)
     for block in blocks[1:]:
-        compiled = block_q(block, clock)
+        compiled = block_q(block, clock, scoped=scoped)
         join = block["join"]
         if join == "or":
             result = result | compiled
@@ -388,18 +414,43 @@ def definition_q(definition: dict, clock: Clock) -> Q:
     return result
 
 
-def contacts_matching(q: Q, contact_ids: list[int] | None = None) -> QuerySet:
-    """Ids of contacts matching ``q``, optionally only among ``contact_ids``; one SQL query."""
-    contacts = Contact.objects.filter(q)
-    if contact_ids is not None:
-        contacts = contacts.filter(pk__in=contact_ids)
-    return contacts.order_by().values_list("id", flat=True)
+def contacts_matching(q: Q) -> QuerySet:
+    """Ids of contacts matching ``q``; one SQL query."""
+    return Contact.objects.filter(q).order_by().values_list("id", flat=True)
 
+
+# --- scope: the few contacts a change-driven evaluation examines --------------------------------
+
+
+class _ScopeParameter:
+    """Stands for the contact ids among a scoped query's parameters until ``bind_scope``."""
+
+    def __repr__(self) -> str:
+        return "SCOPE"
+
+
+SCOPE = _ScopeParameter()
+
+
+def _in_scope() -> RawSQL:
+    """The contacts in scope as a subquery over one parameter, so the SQL text never varies."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (SCOPE,))
+    return RawSQL("SELECT value FROM json_each(%s)", (SCOPE,))
+
+
+def bind_scope(params: tuple, contact_ids: list[int]) -> tuple:
+    """A scoped query's parameters with the contact ids in place of ``SCOPE``."""
+    value = list(contact_ids) if connection.vendor == "postgresql" else json.dumps(contact_ids)
+    return tuple(value if param is SCOPE else param for param in params)
+
+
+# --- whole definitions ----------------------------------------------------------------------------
 
 SET_OPERATIONS = {"or": "union", "and_also": "intersection", "but_not": "difference"}
 
 
-def _set_operations(blocks: list[dict], contact_ids: list[int] | None) -> QuerySet:
+def _set_operations(blocks: list[dict], scoped: bool) -> QuerySet:
     """Blocks that are all stored id sets, combined with UNION / INTERSECT / EXCEPT.
 
     A compound segment then reads only the memberships it combines, never the
@@ -408,8 +459,8 @@ def _set_operations(blocks: list[dict], contact_ids: list[int] | None) -> QueryS
 
     def ids(block: dict) -> QuerySet:
         members = _members(block)
-        if contact_ids is not None:
-            members = members.filter(contact_id__in=contact_ids)
+        if scoped:
+            members = members.filter(contact_id__in=_in_scope())
         return members.order_by().values_list("contact_id", flat=True)
 
     result = ids(blocks[0])
@@ -418,11 +469,32 @@ def _set_operations(blocks: list[dict], contact_ids: list[int] | None) -> QueryS
     return result
 
 
-def compile_definition(
-    definition: dict, clock: Clock, contact_ids: list[int] | None = None
-) -> QuerySet:
-    """A validated definition as one query of contact ids (a flat ``values_list``)."""
+def compile_definition(definition: dict, clock: Clock, *, scoped: bool = False) -> QuerySet:
+    """A validated definition as one query of contact ids (a flat ``values_list``).
+
+    A ``scoped`` query examines only the contacts later bound to its ``SCOPE``
+    parameter (``bind_scope``), and counts interactions per contact.
+    """
     blocks = definition["blocks"]
     if all(block["kind"] in ID_SET_KINDS for block in blocks):
-        return _set_operations(blocks, contact_ids)
-    return contacts_matching(definition_q(definition, clock), contact_ids)
+        return _set_operations(blocks, scoped)
+    q = definition_q(definition, clock, scoped=scoped)
+    if scoped:
+        q &= Q(pk__in=_in_scope())
+    return contacts_matching(q)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scoped_sql(definition_json: str, clock: Clock) -> tuple[str, tuple]:
+    query = compile_definition(json.loads(definition_json), clock, scoped=True).query
+    sql, params = query.sql_with_params()
+    return sql, tuple(params)
+
+
+def scoped_sql(definition: dict, clock: Clock) -> tuple[str, tuple]:
+    """SQL and parameters (with ``SCOPE``) of a scoped definition, compiled once per clock.
+
+    Change-driven evaluations run many times a second against the same live
+    segments; building the query is most of their cost when it is not cached.
+    """
+    return _scoped_sql(json.dumps(definition, sort_keys=True), clock)

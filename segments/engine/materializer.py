@@ -18,6 +18,8 @@ from django.db.models import QuerySet
 
 from segments.models import MembershipChange, SegmentMembership
 
+from .compiler import bind_scope
+
 # Parameters per statement: under PostgreSQL's 65,535 and SQLite's 32,766.
 MAX_PARAMS = 30_000
 MAX_UNION_PARTS = 400  # SQLite joins at most 500 SELECTs in one compound statement
@@ -151,17 +153,17 @@ class Moves:
         return bool(self.joining or self.leaving)
 
 
-def selected(targets: dict[int, QuerySet]) -> dict[int, set[int]]:
-    """The contacts each target queryset selects, for many segments in few statements.
+def selected(targets: dict[int, tuple[str, tuple]], contact_ids: list[int]) -> dict[int, set[int]]:
+    """Which of ``contact_ids`` each segment's scoped query selects, in few statements.
 
-    Targets are small (restricted to the contacts examined), so their ids come back
-    to Python; the parts are joined with UNION ALL up to ``MAX_PARAMS`` parameters.
+    ``targets`` maps segment ids to scoped SQL and parameters (``scoped_sql``).
+    Scopes are small (the contacts one change touched), so their ids come back to
+    Python; the parts are joined with UNION ALL up to ``MAX_PARAMS`` parameters.
     """
     found: dict[int, set[int]] = {segment_id: set() for segment_id in targets}
     parts: list[str] = []
     params: list = []
-    for segment_id, target in targets.items():
-        sql, target_params = _sql(target)
+    for segment_id, (sql, target_params) in targets.items():
         if parts and (
             len(params) + len(target_params) > MAX_PARAMS or len(parts) == MAX_UNION_PARTS
         ):
@@ -169,7 +171,7 @@ def selected(targets: dict[int, QuerySet]) -> dict[int, set[int]]:
             parts, params = [], []
         # The id is ours (a primary key), written as a literal so every part has one type.
         parts.append(f"SELECT {int(segment_id)}, t.* FROM ({sql}) t")
-        params.extend(target_params)
+        params.extend(bind_scope(target_params, contact_ids))
     if parts:
         _collect(found, parts, params)
     return found
