@@ -55,43 +55,70 @@ def _sql(queryset: QuerySet) -> tuple[str, tuple]:
 
 
 def _record_added(cursor, run: _Run, source: str, params: tuple) -> int:
-    """Log an 'added' change for every contact of ``source`` (column ``id``) not yet a member."""
+    """Add every contact of ``source`` (column ``id``) not yet a member, and log each once."""
+    new = (
+        f"SELECT %s, t.id, %s FROM {source} t WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {MEMBERS} m WHERE m.segment_id = %s AND m.contact_id = t.id)"
+    )
+    new_params = (run.segment_id, run.at, *params, run.segment_id)
+    if connection.vendor == "postgresql":
+        # One pass: the inserted rows feed the change log straight from RETURNING.
+        cursor.execute(
+            f"WITH added AS (INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) {new} "
+            f"RETURNING contact_id) {_log_from('added')}",
+            (*new_params, *_log_params(run)),
+        )
+        return cursor.rowcount
     cursor.execute(
-        f"INSERT INTO {CHANGES} (segment_id, contact_id, change, at, evaluation_id) "
-        f"SELECT %s, t.id, 'added', %s, %s FROM {source} t "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {MEMBERS} m "
-        f"WHERE m.segment_id = %s AND m.contact_id = t.id)",
-        (run.segment_id, run.at, run.evaluation_id, *params, run.segment_id),
+        f"INSERT INTO {CHANGES} (segment_id, contact_id, at, evaluation_id, change) "
+        f"SELECT n.*, %s, 'added' FROM ({new}) n",
+        (run.evaluation_id, *new_params),
     )
     added = cursor.rowcount
-    if not added:  # the usual case for a change-driven evaluation: save a statement
-        return 0
-    cursor.execute(
-        f"INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) "
-        f"SELECT segment_id, contact_id, at FROM {CHANGES} "
-        f"WHERE evaluation_id = %s AND change = 'added'",
-        (run.evaluation_id,),
-    )
+    if added:
+        cursor.execute(
+            f"INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) "
+            f"SELECT segment_id, contact_id, at FROM {CHANGES} "
+            f"WHERE evaluation_id = %s AND change = 'added'",
+            (run.evaluation_id,),
+        )
     return added
 
 
 def _record_removed(cursor, run: _Run, condition: str, params: tuple) -> int:
-    """Log a 'removed' change for every member matching ``condition`` (on ``m``), then delete."""
+    """Remove every member matching ``condition`` (on ``m``), and log each once."""
+    leaving = f"FROM {MEMBERS} m WHERE m.segment_id = %s AND {condition}"
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"WITH removed AS (DELETE {leaving} RETURNING contact_id) {_log_from('removed')}",
+            (run.segment_id, *params, *_log_params(run)),
+        )
+        return cursor.rowcount
     cursor.execute(
         f"INSERT INTO {CHANGES} (segment_id, contact_id, change, at, evaluation_id) "
-        f"SELECT %s, m.contact_id, 'removed', %s, %s FROM {MEMBERS} m "
-        f"WHERE m.segment_id = %s AND {condition}",
-        (run.segment_id, run.at, run.evaluation_id, run.segment_id, *params),
+        f"SELECT m.segment_id, m.contact_id, 'removed', %s, %s {leaving}",
+        (run.at, run.evaluation_id, run.segment_id, *params),
     )
     removed = cursor.rowcount
-    if not removed:
-        return 0
-    cursor.execute(
-        f"DELETE FROM {MEMBERS} WHERE segment_id = %s AND contact_id IN "
-        f"(SELECT contact_id FROM {CHANGES} WHERE evaluation_id = %s AND change = 'removed')",
-        (run.segment_id, run.evaluation_id),
-    )
+    if removed:
+        cursor.execute(
+            f"DELETE FROM {MEMBERS} WHERE segment_id = %s AND contact_id IN (SELECT contact_id "
+            f"FROM {CHANGES} WHERE evaluation_id = %s AND change = 'removed')",
+            (run.segment_id, run.evaluation_id),
+        )
     return removed
+
+
+def _log_from(change: str) -> str:
+    """PostgreSQL: the change-log insert reading the rows a CTE named ``change`` returned."""
+    return (
+        f"INSERT INTO {CHANGES} (segment_id, contact_id, change, at, evaluation_id) "
+        f"SELECT %s, contact_id, '{change}', %s, %s FROM {change}"
+    )
+
+
+def _log_params(run: _Run) -> tuple:
+    return (run.segment_id, run.at, run.evaluation_id)
 
 
 def _stage_target(cursor, target: QuerySet) -> int:
