@@ -1,17 +1,19 @@
 """The benchmark command at a tiny size: it produces every figure and checks correctness.
 
 Speed is not asserted here (figures belong to the benchmark's own runs); what is
-asserted is that every evaluation equalled the hand-written SQL and that the run
-leaves the database as it found it.
+asserted is that every evaluation equalled the hand-written SQL, that the end-to-end
+figures came from a real web server and worker, and that the run leaves the
+database as it found it.
 """
 
 import json
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from contacts.models import Contact
+from contacts.models import Account, Contact
 from interactions.models import Interaction
 from segments import benchmark
 from segments.models import Segment
@@ -29,6 +31,7 @@ PER_DEFINITION = {
     "churn_added",
     "churn_removed",
 }
+# Every overall figure is a positive number.
 OVERALL = {
     "live_segments",
     "incremental_ms_p50",
@@ -37,16 +40,24 @@ OVERALL = {
     "ingest_per_s",
     "copy_per_s",
     "ingest_copy_ratio",
+    "api_ingest_rows",
+    "api_ingest_per_s",
     "peak_rss_mb",
+    "change_to_visible_ms_p50",
+    "change_to_visible_ms_p95",
 }
 
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the benchmark runs on PostgreSQL only (DATABASE_URL=postgres://…)",
+)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(tmp_path, *args) -> dict:
     path = tmp_path / "figures.json"
     call_command(
-        "benchmark",
+        "benchmark_segments",
         "--contacts=2000",
         "--interactions=20000",
         "--samples=5",
@@ -57,50 +68,67 @@ def run(tmp_path, *args) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="checks the refusal on SQLite")
+def test_refuses_sqlite_with_a_clear_message(tmp_path):
+    with pytest.raises(CommandError, match="PostgreSQL only.*DATABASE_URL.*SQLite"):
+        run(tmp_path)
+    assert not Contact.objects.exists()
+
+
+@on_postgresql
+@pytest.mark.cluster
 def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     figures = run(tmp_path)
 
     assert figures["correct"] is True and figures["mismatches"] == []
-    assert figures["database"] == connection.vendor
-    assert (figures["contacts"], figures["interactions"]) == (2000, 20000)
+    assert (figures["accounts"], figures["contacts"], figures["interactions"]) == (
+        100,
+        2000,
+        20000,
+    )
     assert set(figures["definitions"]) == {"profile", "behavior", "mix", "compound"}
     for name, measured in figures["definitions"].items():
         assert set(measured) >= PER_DEFINITION, name
-        assert all(measured[key] > 0 for key in ("estimate_s", "full_eval_s", "steady_eval_s"))
-    assert {"floor_compound_s", "compound_ratio"} <= set(figures["definitions"]["compound"])
-    assert set(figures["overall"]) >= OVERALL
-    assert figures["overall"]["live_segments"] == benchmark.LIVE_SEGMENTS
+        timed = {key for key in PER_DEFINITION if key.endswith(("_s", "_ratio"))}
+        assert all(measured[key] > 0 for key in timed), name
+    overall = figures["overall"]
+    assert set(overall) >= OVERALL
+    assert all(overall[key] > 0 for key in OVERALL), overall
+    assert overall["live_segments"] == benchmark.LIVE_SEGMENTS
+    assert overall["change_to_visible_ms_p50"] <= overall["change_to_visible_ms_p95"]
     # The churn really changed members of the profile definition, and each set is non-trivial.
     profile = figures["definitions"]["profile"]
     assert profile["churn_added"] + profile["churn_removed"] > 0
     assert 0 < profile["members"] < 2000 and figures["definitions"]["mix"]["members"] > 0
-    # Without --keep the generated data and the benchmark's segments are gone.
+    # Without --keep the generated data, the benchmark's segments and API user are gone.
     assert not Contact.objects.exists() and not Interaction.objects.exists()
-    assert not Segment.objects.exists()
+    assert not Account.objects.exists() and not Segment.objects.exists()
+    assert not User.objects.exists()
 
 
-def test_keep_leaves_the_data_and_a_second_run_reuses_it(tmp_path):
-    run(tmp_path, "--keep")
-    assert Contact.objects.count() == 2000 and not Segment.objects.exists()
-
-    figures = run(tmp_path, "--keep")
-
-    assert figures["correct"] is True and figures["generate_s"] is None
-    assert Contact.objects.count() == 2000
-
-
-def test_refuses_a_database_with_other_contacts_unless_flushed(tmp_path, make_contact):
+@on_postgresql
+@pytest.mark.cluster
+def test_the_run_owns_its_data_flushed_first_and_kept_for_the_next(tmp_path, make_contact):
     make_contact(email="someone@example.com")
     with pytest.raises(CommandError, match="--flush"):
         run(tmp_path)
     assert Contact.objects.filter(email="someone@example.com").exists()
 
-    figures = run(tmp_path, "--flush")
+    run(tmp_path, "--flush", "--keep")
 
-    assert figures["correct"] is True
-    assert not Contact.objects.exists()
+    assert not Contact.objects.filter(email="someone@example.com").exists()
+    # Kept as generated: what the run ingested and changed-to-visible is gone again.
+    assert Contact.objects.count() == 2000 and Interaction.objects.count() == 20000
+    assert not Segment.objects.exists()
+
+    figures = run(tmp_path, "--keep")
+
+    assert figures["correct"] is True and figures["generate_s"] is None
+    assert figures["interactions"] == Interaction.objects.count() == 20000
 
 
+@on_postgresql
+@pytest.mark.cluster
 def test_a_wrong_evaluation_fails_the_command(tmp_path, monkeypatch):
     """A floor that disagrees with the engine must turn into a non-zero exit."""
     original = benchmark._profile_case
@@ -118,7 +146,8 @@ def test_a_wrong_evaluation_fails_the_command(tmp_path, monkeypatch):
     assert not Segment.objects.exists() and not Contact.objects.exists()
 
 
+@on_postgresql
 @pytest.mark.parametrize("argument", ["--contacts=10", "--samples=1"])
 def test_bad_sizes_get_a_clear_error(tmp_path, argument):
     with pytest.raises(CommandError, match="at least"):
-        call_command("benchmark", argument, verbosity=0)
+        call_command("benchmark_segments", argument, verbosity=0)
