@@ -219,7 +219,11 @@ def _copy_new(cursor, table: str, columns: str, rows: list[Row], now: datetime.d
     When one is known (a re-sent batch), the COPY fails as a whole and the batch
     goes through a session-local staging table and ``INSERT … ON CONFLICT DO NOTHING``.
     """
-    rows = _first_of_each_external_id(rows)
+    # In external_id order (code points), so that overlapping batches take the ids' locks
+    # in one order and cannot deadlock; the staging INSERT below sorts the same way.
+    rows = sorted(
+        _first_of_each_external_id(rows), key=lambda row: (row[-1] is None, row[-1] or "")
+    )
     try:
         with transaction.atomic():
             _copy(cursor, table, (*COLUMNS, "created_at"), ((*row, now) for row in rows))
@@ -234,7 +238,7 @@ def _copy_new(cursor, table: str, columns: str, rows: list[Row], now: datetime.d
     _copy(cursor, "interaction_ingest", COLUMNS, rows)
     cursor.execute(
         f"INSERT INTO {table} ({columns}) SELECT {', '.join(COLUMNS)}, %s "
-        "FROM interaction_ingest ON CONFLICT DO NOTHING",
+        'FROM interaction_ingest ORDER BY external_id COLLATE "C" ON CONFLICT DO NOTHING',
         (now,),
     )
     stored = cursor.rowcount
