@@ -131,7 +131,9 @@ LOGGING = {
 # timeout < retry, so a long task is never handed out twice while it runs.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
-    "name": "crm-segments",
+    # Sites (or test runs) sharing one Redis keep apart by name: it prefixes the queue
+    # and salts the task signatures, so every web process and worker of a site needs the same.
+    "name": os.environ.get("Q_NAME", "crm-segments"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 600,
     "retry": 720,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -138,6 +138,11 @@ def _check_time_zone(time_zone: str) -> None:
 
 
 def _store_references(segment: Segment, refs: References) -> None:
+    # Checking the new references' foreign keys at commit locks the used segments in no
+    # particular order; locking them first, in id order as change-driven evaluations
+    # do, keeps the two from deadlocking.
+    used = Segment.objects.select_for_update().filter(pk__in=refs.segments).order_by("pk")
+    list(used.values_list("pk", flat=True))
     segment.uses_segments.set(refs.segments)
     segment.uses_lists.set(refs.lists)
 
@@ -277,12 +282,36 @@ def _enqueue_evaluation(segment: Segment, trigger: str) -> None:
 # --- evaluation -----------------------------------------------------------------------------------
 
 
-def _mark_interrupted(segment: Segment) -> None:
+def _timed_out() -> datetime.datetime:
+    """An evaluation started before this has outlived the task timeout: its worker is gone."""
+    return timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+
+
+def _mark_interrupted(segment: Segment, *, started_before: datetime.datetime | None = None) -> None:
     """Evaluations left 'running' by a worker that died are recorded as failed."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    segment.evaluations.filter(status=Evaluation.Status.RUNNING, started_at__lt=cutoff).update(
+    segment.evaluations.filter(
+        status=Evaluation.Status.RUNNING, started_at__lt=started_before or _timed_out()
+    ).update(
         status=Evaluation.Status.FAILED, error="interrupted: the worker stopped before finishing"
     )
+
+
+def _evaluation_died(segment: Segment) -> bool:
+    """Whether the segment shows a full evaluation running that no worker runs any more.
+
+    The Redis broker forgets a task whose worker died, and the ORM broker hands it out
+    again only after ``retry``. A running evaluation holds the segment's row lock until
+    it commits or rolls back; a dead worker's transaction went with its connection.
+    (One caught before it takes the lock is run twice: harmless, evaluations are
+    idempotent.) Without row locks (SQLite) only the task timeout tells.
+    """
+    if segment.evaluation_state != Segment.EvaluationState.RUNNING:
+        return False
+    if not connection.features.has_select_for_update_skip_locked:
+        running = segment.evaluations.filter(status=Evaluation.Status.RUNNING)
+        return not running.filter(started_at__gte=_timed_out()).exists()
+    with transaction.atomic():
+        return Segment.objects.select_for_update(skip_locked=True).filter(pk=segment.pk).exists()
 
 
 def segment_evaluate(*, segment: Segment, trigger: str) -> Evaluation | None:
@@ -526,7 +555,8 @@ def _scoped_evaluation(segment: Segment, move, scope_size: int, started) -> Eval
 
 
 def segments_refresh_due(*, now=None) -> int:
-    """Queue a full evaluation of every live segment whose refresh interval has passed."""
+    """Queue a full evaluation of every live segment whose refresh interval has passed,
+    whose last evaluation failed, or whose evaluation died with its worker."""
     now = now or timezone.now()
     queued = 0
     for segment in live_segments_in_dependency_order():
@@ -534,7 +564,10 @@ def segments_refresh_due(*, now=None) -> int:
             segment.last_evaluated_at
             <= now - timezone.timedelta(minutes=segment.refresh_interval_minutes)
         )
-        if due or segment.evaluation_state == Segment.EvaluationState.FAILED:
+        died = _evaluation_died(segment)
+        if died:
+            _mark_interrupted(segment, started_before=now)
+        if due or died or segment.evaluation_state == Segment.EvaluationState.FAILED:
             _enqueue_evaluation(segment, Evaluation.Trigger.SCHEDULE)
             queued += 1
     return queued

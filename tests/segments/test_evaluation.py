@@ -13,6 +13,8 @@ from segments import services
 from segments.engine import materializer
 from segments.models import Evaluation, MembershipChange, Segment, SegmentMembership
 
+from .locks import held_elsewhere
+
 CHICAGO = {
     "version": 1,
     "blocks": [{"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}}],
@@ -191,6 +193,50 @@ def test_refresh_schedule_queues_only_due_segments(chicago):
     later = timezone.now() + timezone.timedelta(minutes=segment.refresh_interval_minutes + 1)
     assert services.segments_refresh_due(now=later) == 1
     assert segment.evaluations.filter(trigger="schedule").exists()
+
+
+def left_running(segment: Segment, started_at) -> Evaluation:
+    """What a worker leaves behind when it dies in a full evaluation."""
+    Segment.objects.filter(pk=segment.pk).update(evaluation_state="running")
+    return Evaluation.objects.create(segment=segment, trigger="refresh", started_at=started_at)
+
+
+def test_refresh_schedule_reruns_an_evaluation_whose_worker_died(chicago, make_contact):
+    segment, _ = chicago
+    newcomer = make_contact(city="Chicago")  # saved outside on_commit: no change-driven run
+    dead = left_running(segment, timezone.now() - timezone.timedelta(hours=2))
+    assert services.segments_refresh_due() == 1  # not due by its interval: evaluated just now
+    segment.refresh_from_db()
+    assert segment.evaluation_state == "idle" and newcomer.pk in members(segment)
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "interrupted" in dead.error
+    assert segment.evaluations.get(trigger="schedule").status == "succeeded"
+
+
+def test_a_just_started_dead_evaluation_is_rerun_at_once_where_rows_lock(chicago):
+    segment, _ = chicago
+    dead = left_running(segment, timezone.now())
+    queued = services.segments_refresh_due()
+    if connection.features.has_select_for_update_skip_locked:
+        assert queued == 1
+        dead.refresh_from_db()
+        assert dead.status == "failed"
+    else:  # SQLite: only the task timeout tells a dead evaluation from a slow one
+        assert queued == 0
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_refresh_schedule_leaves_a_running_evaluation_alone(make_contact):
+    make_contact(city="Chicago")
+    segment = services.segment_create(name="Chicago", definition=CHICAGO)
+    Segment.objects.filter(pk=segment.pk).update(status="live", last_evaluated_at=timezone.now())
+    running = left_running(segment, timezone.now())
+    with held_elsewhere(Segment, segment.pk):  # as the running evaluation holds it
+        assert services.segments_refresh_due() == 0
+    running.refresh_from_db()
+    assert running.status == "running"
+    assert Segment.objects.get(pk=segment.pk).evaluation_state == "running"
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
