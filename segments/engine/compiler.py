@@ -451,10 +451,12 @@ SET_OPERATIONS = {"or": "union", "and_also": "intersection", "but_not": "differe
 
 
 def _set_operations(blocks: list[dict], scoped: bool) -> QuerySet:
-    """Blocks that are all stored id sets, combined with UNION / INTERSECT / EXCEPT.
+    """Blocks that are all stored id sets, read from the memberships alone.
 
-    A compound segment then reads only the memberships it combines, never the
-    whole contact table.
+    A compound segment never reads the contact table. Without an "or", the first
+    set is filtered with semi-joins (*and also*) and anti-joins (*but not*) on the
+    others' (segment, contact) index; an "or" needs UNION, and then INTERSECT and
+    EXCEPT keep the left-to-right order.
     """
 
     def ids(block: dict) -> QuerySet:
@@ -463,6 +465,12 @@ def _set_operations(blocks: list[dict], scoped: bool) -> QuerySet:
             members = members.filter(contact_id__in=_in_scope())
         return members.order_by().values_list("contact_id", flat=True)
 
+    if all(block["join"] != "or" for block in blocks[1:]):
+        result = ids(blocks[0])
+        for block in blocks[1:]:
+            other = Exists(_members(block).filter(contact_id=OuterRef("contact_id")))
+            result = result.filter(other if block["join"] == "and_also" else ~other)
+        return result
     result = ids(blocks[0])
     for block in blocks[1:]:
         result = getattr(result, SET_OPERATIONS[block["join"]])(ids(block))
