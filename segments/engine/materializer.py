@@ -13,6 +13,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
+import psycopg
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -205,10 +206,27 @@ def selected(targets: dict[int, tuple[str, tuple]], contact_ids: list[int]) -> d
 
 
 def _collect(found: dict[int, set[int]], parts: list[str], params: list) -> None:
+    sql = " UNION ALL ".join(parts)
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for segment_id, contact_id in cursor.fetchall():
-            found[segment_id].add(contact_id)
+        if connection.vendor == "postgresql":
+            rows = _prepared(sql, params)
+        else:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    for segment_id, contact_id in rows:
+        found[segment_id].add(contact_id)
+
+
+def _prepared(sql: str, params: list) -> list[tuple]:
+    """PostgreSQL: run ``sql`` as a prepared statement, planned once per connection.
+
+    The same statement runs again and again with other contacts, and planning its
+    subqueries costs more than running them. Django's cursors bind parameters on
+    the client, which leaves nothing to prepare, so this one binds on the server.
+    """
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def moves(targets: dict[int, set[int]], contact_ids: list[int]) -> dict[int, Moves]:
