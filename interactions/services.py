@@ -3,7 +3,7 @@
 import datetime
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,6 +20,7 @@ from .signals import interactions_ingested
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 MAX_BATCH = 10_000
+BIGINT = (-(2**63), 2**63 - 1)  # the range of a contact id
 FIELDS = {"contact", "type", "occurred_at", "source", "channel", "properties", "external_id"}
 COLUMNS = ("contact_id", "type", "occurred_at", "source", "channel", "properties", "external_id")
 # One row of COLUMNS, as stored.
@@ -84,7 +85,7 @@ def _external_id(value: Any) -> str | None:
 
 
 def _contact(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int or not BIGINT[0] <= value <= BIGINT[1]:
         raise ValueError("must be a contact id (integer)")
     return value
 
@@ -144,32 +145,39 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     records = list(records)
     if len(records) > MAX_BATCH:
         raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
-    built: list[Row] = []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            rows, stored = _copy_checking(records)
+        else:
+            rows = _valid_rows(records)
+            stored = _insert_or_ignore(rows)
+        if stored:
+            contact_ids, types = {row[0] for row in rows}, {row[1] for row in rows}
+            transaction.on_commit(
+                lambda: interactions_ingested.send(
+                    sender=Interaction, contact_ids=contact_ids, types=types
+                )
+            )
+    return IngestResult(stored=stored, duplicates=len(records) - stored)
+
+
+def _valid_rows(records: list[Any]) -> list[Row]:
+    """Every record as a row to store, or an IngestError naming every problem."""
+    rows: list[Row] = []
     errors: dict[int, dict[str, str]] = {}
     for index, record in enumerate(records):
         row, record_errors = _build(record)
         if record_errors:
             errors[index] = record_errors
         else:
-            built.append(row)
-    contact_ids = {row[0] for row in built}
-    known = _existing_contacts(contact_ids)
+            rows.append(row)
+    known = _existing_contacts({row[0] for row in rows})
     for index, record in enumerate(records):
         if index not in errors and record["contact"] not in known:
             errors[index] = {"contact": f"no contact with id {record['contact']}"}
     if errors:
         raise IngestError(errors)
-
-    with transaction.atomic():
-        stored = _insert_new(built)
-        if stored:
-            types = {row[1] for row in built}
-            transaction.on_commit(
-                lambda: interactions_ingested.send(
-                    sender=Interaction, contact_ids=contact_ids, types=types
-                )
-            )
-    return IngestResult(stored=stored, duplicates=len(built) - stored)
+    return rows
 
 
 def _existing_contacts(contact_ids: set[int]) -> set[int]:
@@ -182,27 +190,19 @@ def _existing_contacts(contact_ids: set[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _insert_new(rows: list[Row]) -> int:
-    """Insert the rows whose external_id is not stored yet; returns how many were new.
-
-    The database skips known ids (ON CONFLICT DO NOTHING / INSERT OR IGNORE), repeats
-    within the batch included. Rows are written without building model instances:
-    Django's bulk_create spent most of an ingest preparing values in Python.
-    """
+def _insert_or_ignore(rows: list[Row]) -> int:
+    """SQLite: insert the rows whose external_id is not stored yet; returns how many."""
     if not rows:
         return 0
-    table = connection.ops.quote_name(Interaction._meta.db_table)
-    columns = ", ".join((*COLUMNS, "created_at"))
-    now = timezone.now()
+    placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            return _copy_new(cursor, table, columns, rows, now)
-        placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
-        adapt = connection.ops.adapt_datetimefield_value
         before = _changes(cursor)
         cursor.executemany(
-            f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({placeholders})",
-            [(*row[:2], adapt(row[2]), *row[3:], adapt(now)) for row in rows],
+            f"INSERT OR IGNORE INTO {_table()} ({', '.join(COLUMNS)}, created_at) "
+            f"VALUES ({placeholders})",
+            [(*row[:2], adapt(row[2]), *row[3:], now) for row in rows],
         )
         return _changes(cursor) - before
 
@@ -212,37 +212,88 @@ def _changes(cursor) -> int:
     return cursor.fetchone()[0]
 
 
-def _copy_new(cursor, table: str, columns: str, rows: list[Row], now: datetime.datetime) -> int:
-    """PostgreSQL: COPY straight into the table; if an id was stored already, skip it.
+def _table() -> str:
+    return connection.ops.quote_name(Interaction._meta.db_table)
 
-    A batch usually brings new ids only, and is then written as fast as a raw COPY.
-    When one is known (a re-sent batch), the COPY fails as a whole and the batch
-    goes through a session-local staging table and ``INSERT … ON CONFLICT DO NOTHING``.
+
+class _Invalid(Exception):
+    """A record failed its check in the middle of a COPY."""
+
+
+def _copy_checking(records: list[Any]) -> tuple[list[Row], int]:
+    """PostgreSQL: check each record while COPY streams the rows into the table.
+
+    The database writes rows while Python checks the next ones, so a batch of new,
+    valid records goes in about as fast as a raw COPY. Otherwise the COPY stops and
+    rolls back: an invalid batch is refused with every problem named, and a batch
+    with an id stored already goes through a staging table and
+    ``INSERT … ON CONFLICT DO NOTHING``. Returns the valid rows and how many were stored.
     """
-    # In external_id order (code points), so that overlapping batches take the ids' locks
-    # in one order and cannot deadlock; the staging INSERT below sorts the same way.
-    rows = sorted(
-        _first_of_each_external_id(rows), key=lambda row: (row[-1] is None, row[-1] or "")
-    )
+    known = _existing_contacts(_claimed_contacts(records))
+    now = timezone.now()
+    new: list[Row] = []
     try:
-        with transaction.atomic():
-            _copy(cursor, table, (*COLUMNS, "created_at"), ((*row, now) for row in rows))
-        return len(rows)
-    except UniqueViolation:
-        pass
-    cursor.execute(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS interaction_ingest (contact_id bigint, "
-        "type varchar(64), occurred_at timestamptz, source varchar(200), channel varchar(50), "
-        "properties jsonb, external_id varchar(200))"
-    )
-    _copy(cursor, "interaction_ingest", COLUMNS, rows)
-    cursor.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {', '.join(COLUMNS)}, %s "
-        'FROM interaction_ingest ORDER BY external_id COLLATE "C" ON CONFLICT DO NOTHING',
-        (now,),
-    )
-    stored = cursor.rowcount
-    cursor.execute("TRUNCATE interaction_ingest")
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy(cursor, _table(), (*COLUMNS, "created_at"), _checked(records, known, new, now))
+        return new, len(new)
+    except (_Invalid, UniqueViolation):
+        # Refused with every problem named, or some id was stored already.
+        rows = _valid_rows(records)
+    return rows, _insert_staged(rows, now)
+
+
+def _checked(records: list[Any], known: set[int], new: list[Row], now) -> Iterator[tuple]:
+    """The records' rows for COPY, first of each external_id only, appended to ``new``.
+
+    In code-point order of external_id, so that overlapping batches take the ids'
+    locks in one order and cannot deadlock; the staging INSERT sorts the same way.
+    """
+    seen: set[str] = set()
+    for record in sorted(records, key=_external_id_order):
+        row, errors = _build(record)
+        if errors or row[0] not in known:
+            raise _Invalid
+        external_id = row[-1]
+        if external_id is not None:
+            if external_id in seen:
+                continue
+            seen.add(external_id)
+        new.append(row)
+        yield (*row, now)
+
+
+def _external_id_order(record: Any) -> tuple[bool, str]:
+    external_id = record.get("external_id") if isinstance(record, Mapping) else None
+    if isinstance(external_id, str):
+        return False, external_id
+    return True, ""
+
+
+def _claimed_contacts(records: list[Any]) -> set[int]:
+    """The contact ids the records name, as far as they are ids at all."""
+    claimed = (record.get("contact") for record in records if isinstance(record, Mapping))
+    return {
+        contact for contact in claimed if type(contact) is int and BIGINT[0] <= contact <= BIGINT[1]
+    }
+
+
+def _insert_staged(rows: list[Row], now: datetime.datetime) -> int:
+    """PostgreSQL: stage the rows, insert those whose external_id is new; returns how many."""
+    columns = ", ".join(COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS interaction_ingest (contact_id bigint, "
+            "type varchar(64), occurred_at timestamptz, source varchar(200), "
+            "channel varchar(50), properties jsonb, external_id varchar(200))"
+        )
+        _copy(cursor, "interaction_ingest", COLUMNS, rows)
+        cursor.execute(
+            f"INSERT INTO {_table()} ({columns}, created_at) SELECT {columns}, %s "
+            'FROM interaction_ingest ORDER BY external_id COLLATE "C" ON CONFLICT DO NOTHING',
+            (now,),
+        )
+        stored = cursor.rowcount
+        cursor.execute("TRUNCATE interaction_ingest")
     return stored
 
 
@@ -250,16 +301,3 @@ def _copy(cursor, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -
     with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def _first_of_each_external_id(rows: list[Row]) -> list[Row]:
-    """The rows without a repeat of an earlier row's external_id (rows without one all stay)."""
-    seen: set[str] = set()
-    kept = []
-    for row in rows:
-        external_id = row[-1]
-        if external_id is None or external_id not in seen:
-            kept.append(row)
-            if external_id is not None:
-                seen.add(external_id)
-    return kept
