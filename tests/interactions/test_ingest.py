@@ -68,6 +68,8 @@ def test_records_without_external_id_are_always_stored(make_contact):
         ({"type": "Email Opened"}, "type", "slug"),
         ({"contact": 999_999}, "contact", "no contact with id 999999"),
         ({"contact": "1"}, "contact", "integer"),
+        ({"contact": 2**63}, "contact", "integer"),
+        ({"contact": True}, "contact", "integer"),
         ({"properties": [1, 2]}, "properties", "object"),
         ({"colour": "red"}, "colour", "unknown field"),
     ],
