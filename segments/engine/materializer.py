@@ -55,33 +55,37 @@ def _sql(queryset: QuerySet) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-def _record_added(cursor, run: _Run, source: str, params: tuple) -> int:
-    """Add every contact of ``source`` (column ``id``) not yet a member, and log each once."""
-    new = (
-        f"SELECT %s, t.id, %s FROM {source} t WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {MEMBERS} m WHERE m.segment_id = %s AND m.contact_id = t.id)"
+def _record_added(cursor, run: _Run) -> int:
+    """Add every staged target contact not yet a member, and log each once.
+
+    The target's current members are dropped from it first, so that no statement
+    reads the members table while writing it: a plan that did so could scan every
+    row the statement had just inserted, once per row.
+    """
+    cursor.execute(
+        f"DELETE FROM {TARGET_TABLE} WHERE id IN "
+        f"(SELECT contact_id FROM {MEMBERS} WHERE segment_id = %s)",
+        (run.segment_id,),
     )
-    new_params = (run.segment_id, run.at, *params, run.segment_id)
+    new = f"SELECT %s, id, %s FROM {TARGET_TABLE}"
     if connection.vendor == "postgresql":
         # One pass: the inserted rows feed the change log straight from RETURNING.
         cursor.execute(
             f"WITH added AS (INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) {new} "
             f"RETURNING contact_id) {_log_from('added')}",
-            (*new_params, *_log_params(run)),
+            (run.segment_id, run.at, *_log_params(run)),
         )
         return cursor.rowcount
     cursor.execute(
-        f"INSERT INTO {CHANGES} (segment_id, contact_id, at, evaluation_id, change) "
-        f"SELECT n.*, %s, 'added' FROM ({new}) n",
-        (run.evaluation_id, *new_params),
+        f"INSERT INTO {CHANGES} (segment_id, contact_id, change, at, evaluation_id) "
+        f"SELECT %s, id, 'added', %s, %s FROM {TARGET_TABLE}",
+        _log_params(run),
     )
     added = cursor.rowcount
     if added:
         cursor.execute(
-            f"INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) "
-            f"SELECT segment_id, contact_id, at FROM {CHANGES} "
-            f"WHERE evaluation_id = %s AND change = 'added'",
-            (run.evaluation_id,),
+            f"INSERT INTO {MEMBERS} (segment_id, contact_id, added_at) {new}",
+            (run.segment_id, run.at),
         )
     return added
 
@@ -123,7 +127,7 @@ def _log_params(run: _Run) -> tuple:
 
 
 def _stage_target(cursor, target: QuerySet) -> int:
-    """Store the target ids once in a temporary table; both diff directions read it."""
+    """Store the target ids in a temporary table; both diff directions read it."""
     sql, params = _sql(target)
     cursor.execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
     cursor.execute(f"CREATE TEMPORARY TABLE {TARGET_TABLE} (id bigint PRIMARY KEY)")
@@ -141,9 +145,9 @@ def materialize(
     run = _Run(segment_id, evaluation_id, at)
     with connection.cursor() as cursor:
         size = _stage_target(cursor, target)
-        added = _record_added(cursor, run, TARGET_TABLE, ())
         departed = f"NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.id = m.contact_id)"
         removed = _record_removed(cursor, run, departed, ())
+        added = _record_added(cursor, run)
         cursor.execute(f"DROP TABLE {TARGET_TABLE}")
     return Diff(added, removed, size)
 
@@ -152,9 +156,11 @@ def add_members(
     *, segment_id: int, contacts: QuerySet, evaluation_id: int, at: datetime.datetime
 ) -> int:
     """Add the contacts of a queryset of ids (static segments); returns how many were new."""
-    sql, params = _sql(contacts)
     with connection.cursor() as cursor:
-        return _record_added(cursor, _Run(segment_id, evaluation_id, at), f"({sql})", params)
+        _stage_target(cursor, contacts)
+        added = _record_added(cursor, _Run(segment_id, evaluation_id, at))
+        cursor.execute(f"DROP TABLE {TARGET_TABLE}")
+    return added
 
 
 def remove_members(

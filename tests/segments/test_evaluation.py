@@ -153,8 +153,8 @@ def test_a_failing_evaluation_keeps_the_previous_members(chicago, make_contact, 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    # Fail after the additions were written: the removals step raises.
-    monkeypatch.setattr(materializer, "_record_removed", explode)
+    # Fail after the removals were written: the additions step raises.
+    monkeypatch.setattr(materializer, "_record_added", explode)
     with pytest.raises(RuntimeError):
         services.segment_evaluate(segment=segment, trigger="refresh")
     segment.refresh_from_db()
