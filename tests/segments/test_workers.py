@@ -8,11 +8,8 @@ and shows that the transaction rolled back and that the schedule's refresh recov
 
 import contextlib
 import datetime
-import os
 import random
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,7 +18,6 @@ from types import SimpleNamespace
 import psutil
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, Value
 from django.utils import timezone
@@ -39,8 +35,8 @@ from segments.benchmark import data_generate
 from segments.engine import Clock, compile_definition
 from segments.models import Evaluation, MembershipChange, Segment
 
+from .clusters import start_qcluster, stop_qclusters
 from .locks import held_elsewhere
-from .test_qcluster import PROJECT, database_url
 
 pytestmark = [
     pytest.mark.cluster,
@@ -94,41 +90,21 @@ def start_cluster(broker, tmp_path):
     started: list[tuple[subprocess.Popen, object]] = []
 
     def start(*, workers: int = 2) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": REDIS_URL,
-            "Q_NAME": broker.name,
-            "Q_SYNC": "0",
-            "Q_WORKERS": str(workers),
-        }
-        env.pop("Q_CLUSTER_NAME", None)
         log = tmp_path / f"qcluster-{len(started)}.log"
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=PROJECT,
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        process = start_qcluster(
+            log,
+            REDIS_URL=REDIS_URL,
+            Q_NAME=broker.name,
+            Q_WORKERS=str(workers),
+            Q_CLUSTER_NAME=None,
         )
         started.append((process, log))
         return process
 
     yield start
-    for process, log in started:
+    for _, log in started:
         print(f"--- {log.name}\n{log.read_text()[-3000:]}")  # shown when the test fails
-        # Only the main process: it stops the pool in order. The pool's processes die
-        # at once on SIGTERM, and the main process then hangs waiting for them.
-        process.terminate()
-    for process, _ in started:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
-        process.wait()
+    stop_qclusters(process for process, _ in started)
 
 
 def wait_until(check, clusters: list[subprocess.Popen], timeout: float, what: str):
