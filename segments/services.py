@@ -283,8 +283,14 @@ def _enqueue_evaluation(segment: Segment, trigger: str) -> None:
 
 
 def _timed_out() -> datetime.datetime:
-    """An evaluation started before this has outlived the task timeout: its worker is gone."""
-    return timezone.now() - timezone.timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    """An evaluation started before this has outlived the task timeout: its worker is gone.
+
+    Full evaluations may run on a cluster of their own, with a timeout of its own.
+    """
+    cluster = settings.SEGMENTS_FULL_EVALUATION_CLUSTER
+    conf = settings.Q_CLUSTER["ALT_CLUSTERS"].get(cluster, {}) if cluster else {}
+    timeout = conf.get("timeout", settings.Q_CLUSTER["timeout"])
+    return timezone.now() - timezone.timedelta(seconds=timeout)
 
 
 def _mark_interrupted(segment: Segment, *, started_before: datetime.datetime | None = None) -> None:

@@ -181,6 +181,19 @@ def test_an_evaluation_left_running_by_a_dead_worker_is_marked_interrupted(chica
     assert stale.status == "failed" and "interrupted" in stale.error
 
 
+def test_a_long_evaluation_on_its_own_cluster_is_not_taken_for_dead(chicago, settings):
+    settings.SEGMENTS_FULL_EVALUATION_CLUSTER = "long"  # a 3000 s timeout, not 600 s
+    segment, _ = chicago
+    still_running = Evaluation.objects.create(
+        segment=segment,
+        trigger="schedule",
+        started_at=timezone.now() - timezone.timedelta(minutes=20),
+    )
+    services.segment_evaluate(segment=segment, trigger="schedule")
+    still_running.refresh_from_db()
+    assert still_running.status == "running"
+
+
 def test_a_stopped_segment_is_not_evaluated(chicago):
     segment, _ = chicago
     services.segment_stop(segment=segment)
