@@ -118,10 +118,7 @@ def list_subscribe(
         _record(marketing_list=marketing_list, action=Action.PENDING, **evidence)
         transaction.on_commit(lambda: send_confirmation_email(membership=membership))
         return membership
-    _set_status(membership, status=Status.SUBSCRIBED, source=source)
-    _record(marketing_list=marketing_list, action=Action.SUBSCRIBED, **evidence)
-    _allow_email_again(**evidence)
-    _announce(list_id=marketing_list.pk, contact_ids=[contact.pk])
+    _join(membership, marketing_list, action=Action.SUBSCRIBED, evidence=evidence)
     return membership
 
 
@@ -149,11 +146,18 @@ def list_confirm(
         raise ListError("There is no subscription waiting for confirmation any more.")
     source = membership.source or Source.SUBSCRIPTION_CENTER
     evidence = {"contact": contact, "source": source, "ip": ip, "user_agent": user_agent}
-    _set_status(membership, status=Status.SUBSCRIBED, source=source)
-    _record(marketing_list=marketing_list, action=Action.CONFIRMED, **evidence)
-    _allow_email_again(**evidence)
-    _announce(list_id=marketing_list.pk, contact_ids=[contact.pk])
+    _join(membership, marketing_list, action=Action.CONFIRMED, evidence=evidence)
     return membership
+
+
+def _join(
+    membership: ListMembership, marketing_list: MarketingList, *, action: str, evidence: dict
+) -> None:
+    """Make a membership subscribed, with its consent event; segments follow."""
+    _set_status(membership, status=Status.SUBSCRIBED, source=evidence["source"])
+    _record(marketing_list=marketing_list, action=action, **evidence)
+    _allow_email_again(**evidence)
+    _announce(list_id=marketing_list.pk, contact_ids=[evidence["contact"].pk])
 
 
 @transaction.atomic
@@ -171,14 +175,8 @@ def list_unsubscribe(
     if was == Status.UNSUBSCRIBED and not created:
         return membership
     _set_status(membership, status=Status.UNSUBSCRIBED, source=source)
-    _record(
-        contact=contact,
-        marketing_list=marketing_list,
-        action=Action.UNSUBSCRIBED,
-        source=source,
-        ip=ip,
-        user_agent=user_agent,
-    )
+    evidence = {"contact": contact, "source": source, "ip": ip, "user_agent": user_agent}
+    _record(marketing_list=marketing_list, action=Action.UNSUBSCRIBED, **evidence)
     if was == Status.SUBSCRIBED:
         _announce(list_id=marketing_list.pk, contact_ids=[contact.pk])
     return membership
