@@ -1,10 +1,56 @@
 import itertools
 
 import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from contacts.models import Account, Contact
 
 _sequence = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache; every test starts and ends with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user holding the given permissions (``"app_label.codename"``)."""
+
+    def make(*perms: str, username: str | None = None, is_staff: bool = False) -> User:
+        username = username or f"user{User.objects.count() + 1}"
+        user = User.objects.create_user(username, is_staff=is_staff)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make
+
+
+def token_for(user: User) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+@pytest.fixture
+def client_for():
+    """An APIClient that authenticates as ``user`` with a token; anonymous for None."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return client
+
+    return make
 
 
 @pytest.fixture

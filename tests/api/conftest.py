@@ -1,7 +1,8 @@
-"""Fixtures for the API tests: users with given permissions, their tokens, HTTP clients.
+"""Fixtures for the API tests: a staff user and a client over real HTTP.
 
 The main flows go over real HTTP to ``live_server`` (``Http``); the rest use DRF's
-in-process ``APIClient`` with the same token authentication.
+in-process ``APIClient`` with the same token authentication (``client_for``, with
+``make_user``, in the project's test conftest).
 """
 
 import json
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
+
+from ..conftest import token_for
 
 
 @dataclass
@@ -74,22 +76,6 @@ class Http:
         return self.request("DELETE", path)
 
 
-@pytest.fixture
-def make_user(db):
-    """Create a user holding the given permissions (``"app_label.codename"``)."""
-
-    def make(*perms: str, username: str | None = None) -> User:
-        user = User.objects.create_user(username or f"user{User.objects.count() + 1}")
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            user.user_permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        return user
-
-    return make
-
-
 ALL_APPS = ("contacts", "interactions", "marketing_lists", "segments")
 
 
@@ -100,22 +86,6 @@ def staff_user(make_user):
     user = make_user(username="staff")
     user.user_permissions.set(perms)
     return user
-
-
-def token_for(user: User) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
-
-
-@pytest.fixture
-def client_for():
-    """An APIClient that authenticates as ``user`` with a token."""
-
-    def make(user: User) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from schemathesis.config import SchemathesisConfig
 
 from marketing_lists.models import MarketingList
 
-from .conftest import token_for
+from ..conftest import token_for
 
 HOST = "localhost"  # the Host header schemathesis's WSGI client sends
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 
 from contacts.links import subscription_center_url
 from contacts.models import Contact
@@ -18,13 +17,6 @@ SCREENSHOT = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "subscription-center.png"
 )
 Status = ListMembership.Status
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,15 +1,6 @@
 import pytest
-from django.core.cache import cache
 
 from marketing_lists.models import MarketingList
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Rate-limit counters live in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

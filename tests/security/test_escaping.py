@@ -10,7 +10,6 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import cache
 
 from contacts.links import subscription_center_url
 from marketing_lists.models import MarketingList
@@ -20,13 +19,6 @@ SCRIPT = "<script>window.__xss=1</script>"
 ATTRIBUTE = '"><img src=x onerror="window.__xss=1">'
 PAYLOADS = [SCRIPT, ATTRIBUTE]
 PASSWORD = "s3cret-pass"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -399,7 +399,9 @@ def test_orm_lookups_are_not_fields(references, field):
 
 @pytest.fixture
 def staff_api(references, make_user, client_for):
-    user = make_user("segments.view_segment", "segments.add_segment", username="staff")
+    user = make_user(
+        "segments.view_segment", "segments.add_segment", username="staff", is_staff=True
+    )
     return client_for(user)
 
 

@@ -117,7 +117,7 @@ def user_for(make_user):
             return None
         if role == "superuser":
             return User.objects.create_superuser("root", "root@example.com", "pw")
-        return make_user(*PERMISSIONS[role], username=role)
+        return make_user(*PERMISSIONS[role], username=role, is_staff=True)
 
     return make
 
