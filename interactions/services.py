@@ -84,8 +84,12 @@ def _external_id(value: Any) -> str | None:
     return value
 
 
+def _is_contact_id(value: Any) -> bool:
+    return type(value) is int and BIGINT[0] <= value <= BIGINT[1]
+
+
 def _contact(value: Any) -> int:
-    if type(value) is not int or not BIGINT[0] <= value <= BIGINT[1]:
+    if not _is_contact_id(value):
         raise ValueError("must be a contact id (integer)")
     return value
 
@@ -145,11 +149,12 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     records = list(records)
     if len(records) > MAX_BATCH:
         raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
+    known = _existing_contacts(_claimed_contacts(records))
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            rows, stored = _copy_checking(records)
+            rows, stored = _copy_checking(records, known)
         else:
-            rows = _valid_rows(records)
+            rows = _valid_rows(records, known)
             stored = _insert_or_ignore(rows)
         if stored:
             contact_ids, types = {row[0] for row in rows}, {row[1] for row in rows}
@@ -161,20 +166,21 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     return IngestResult(stored=stored, duplicates=len(records) - stored)
 
 
-def _valid_rows(records: list[Any]) -> list[Row]:
-    """Every record as a row to store, or an IngestError naming every problem."""
+def _valid_rows(records: list[Any], known: set[int]) -> list[Row]:
+    """Every record as a row to store, or an IngestError naming every problem.
+
+    ``known``: the contact ids that exist among those the records name.
+    """
     rows: list[Row] = []
     errors: dict[int, dict[str, str]] = {}
     for index, record in enumerate(records):
         row, record_errors = _build(record)
+        if not record_errors and row[0] not in known:
+            record_errors = {"contact": f"no contact with id {row[0]}"}
         if record_errors:
             errors[index] = record_errors
         else:
             rows.append(row)
-    known = _existing_contacts({row[0] for row in rows})
-    for index, record in enumerate(records):
-        if index not in errors and record["contact"] not in known:
-            errors[index] = {"contact": f"no contact with id {record['contact']}"}
     if errors:
         raise IngestError(errors)
     return rows
@@ -220,7 +226,7 @@ class _Invalid(Exception):
     """A record failed its check in the middle of a COPY."""
 
 
-def _copy_checking(records: list[Any]) -> tuple[list[Row], int]:
+def _copy_checking(records: list[Any], known: set[int]) -> tuple[list[Row], int]:
     """PostgreSQL: check each record while COPY streams the rows into the table.
 
     The database writes rows while Python checks the next ones, so a batch of new,
@@ -229,7 +235,6 @@ def _copy_checking(records: list[Any]) -> tuple[list[Row], int]:
     with an id stored already goes through a staging table and
     ``INSERT … ON CONFLICT DO NOTHING``. Returns the valid rows and how many were stored.
     """
-    known = _existing_contacts(_claimed_contacts(records))
     now = timezone.now()
     new: list[Row] = []
     try:
@@ -238,7 +243,7 @@ def _copy_checking(records: list[Any]) -> tuple[list[Row], int]:
         return new, len(new)
     except (_Invalid, UniqueViolation):
         # Refused with every problem named, or some id was stored already.
-        rows = _valid_rows(records)
+        rows = _valid_rows(records, known)
     return rows, _insert_staged(rows, now)
 
 
@@ -272,9 +277,7 @@ def _external_id_order(record: Any) -> tuple[bool, str]:
 def _claimed_contacts(records: list[Any]) -> set[int]:
     """The contact ids the records name, as far as they are ids at all."""
     claimed = (record.get("contact") for record in records if isinstance(record, Mapping))
-    return {
-        contact for contact in claimed if type(contact) is int and BIGINT[0] <= contact <= BIGINT[1]
-    }
+    return {contact for contact in claimed if _is_contact_id(contact)}
 
 
 def _insert_staged(rows: list[Row], now: datetime.datetime) -> int:
