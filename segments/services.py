@@ -493,15 +493,14 @@ def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int
     moved = moves(_selected(segments, contact_ids), contact_ids)
     if not moved:
         return set()
+    changed = [segment for segment in segments if segment.pk in moved]
     evaluations = Evaluation.objects.bulk_create(
         _scoped_evaluation(segment, moved[segment.pk], len(contact_ids), started)
-        for segment in segments
-        if segment.pk in moved
+        for segment in changed
     )
     apply_moves(moved, {e.segment_id: e.pk for e in evaluations}, started)
-    changed = [segment for segment in segments if segment.pk in moved]
-    for segment in changed:
-        segment.member_count += len(moved[segment.pk].joining) - len(moved[segment.pk].leaving)
+    for segment, evaluation in zip(changed, evaluations, strict=True):
+        segment.member_count = evaluation.size
     Segment.objects.bulk_update(changed, ["member_count"])
     for evaluation in evaluations:
         _log_evaluation(evaluation, (evaluation.finished_at - started).total_seconds())
