@@ -1,6 +1,7 @@
-"""The web server and the task worker as child processes, for the benchmark's end-to-end figures.
+"""The web server and task workers as child processes: for the benchmark's end-to-end
+figures, the load test, and the tests that run tasks through real workers.
 
-Both run the project as deployed (gunicorn, ``qcluster``) against the database and
+They run the project as deployed (gunicorn, ``qcluster``) against the database and
 task broker this process uses, so what they measure includes HTTP, the queue and
 other processes' transactions.
 """
@@ -47,6 +48,8 @@ class Child:
 def database_url() -> str:
     """This connection's database as a DATABASE_URL (an empty host is the local socket)."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
     user = f"{quote(db['USER'], safe='')}{password}@" if db["USER"] else ""
     port = f":{db['PORT']}" if db["PORT"] else ""
@@ -54,24 +57,22 @@ def database_url() -> str:
     return f"postgres://{user}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
-def environment(**overrides: str) -> dict[str, str]:
+def environment(**overrides: str | None) -> dict[str, str]:
     """The environment of a child that shares this process's settings, database and broker.
 
     Tasks are queued, never run in-line (Q_SYNC=0), and signed with the same SECRET_KEY.
+    An override of None removes the variable.
     """
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
         "SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL or None,
         "Q_SYNC": "0",
         **overrides,
     }
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    else:
-        env.pop("REDIS_URL", None)
-    return env
+    return {name: value for name, value in env.items() if value is not None}
 
 
 @contextmanager
@@ -92,21 +93,21 @@ def _child(name: str, args: list[str], env: dict[str, str], **popen) -> Iterator
         try:
             yield Child(name, process, log)
         finally:
-            _stop(process)
+            stop(process)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     """Ask the main process to stop its own children; kill them all only if it does not.
 
     A SIGTERM to the whole group would reach qcluster's workers before its sentinel,
     which then waits for them forever.
     """
     process.terminate()
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
+    process.wait()
 
 
 @contextmanager
