@@ -1,0 +1,58 @@
+"""Segment services: the only path that changes segments and their members.
+
+The admin, the API and the tasks all call these functions; none of them holds a
+business rule of its own. One module per concern, one import surface here:
+
+- ``definitions``: validation against the field registry and live references; estimates
+- ``lifecycle``: create, edit in draft, go live, stop, delete, refresh on demand
+- ``evaluation``: full evaluation of one segment, its queueing and the refresh schedule
+- ``change_driven``: a few changed contacts re-evaluated across the live segments
+- ``static``: static segments edited by id or by a profile condition
+
+They may import the engine, the models and the lower apps; never the admin, the API
+or the tasks.
+"""
+
+from ..engine import DefinitionError
+from .change_driven import contacts_evaluate
+from .definitions import definition_estimate, definition_validate, segment_estimate
+from .errors import SegmentError, SegmentInUse, SegmentLocked
+from .evaluation import live_segments_in_dependency_order, segment_evaluate, segments_refresh_due
+from .lifecycle import (
+    EDITABLE_FIELDS,
+    LOCKED_WHEN_LIVE,
+    segment_create,
+    segment_delete,
+    segment_go_live,
+    segment_live_users,
+    segment_refresh,
+    segment_stop,
+    segment_update,
+)
+from .static import static_segment_add, static_segment_preview, static_segment_remove
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "LOCKED_WHEN_LIVE",
+    "DefinitionError",
+    "SegmentError",
+    "SegmentInUse",
+    "SegmentLocked",
+    "contacts_evaluate",
+    "definition_estimate",
+    "definition_validate",
+    "live_segments_in_dependency_order",
+    "segment_create",
+    "segment_delete",
+    "segment_estimate",
+    "segment_evaluate",
+    "segment_go_live",
+    "segment_live_users",
+    "segment_refresh",
+    "segment_stop",
+    "segment_update",
+    "segments_refresh_due",
+    "static_segment_add",
+    "static_segment_preview",
+    "static_segment_remove",
+]

@@ -1,0 +1,86 @@
+"""Definitions: validation against the registry and live references, and exact estimates."""
+
+from typing import Any
+
+from marketing_lists.models import MarketingList
+
+from ..engine import (
+    Clock,
+    DefinitionError,
+    Problem,
+    References,
+    compile_definition,
+    validate_definition,
+)
+from ..models import Segment
+
+
+def _check_references(refs: References, *, segment: Segment | None) -> tuple[dict, dict]:
+    live = dict(Segment.objects.filter(pk__in=refs.segments).values_list("pk", "status"))
+    segment_problems = {}
+    for ref in sorted(refs.segments):
+        if segment is not None and ref == segment.pk:
+            segment_problems[ref] = "a segment cannot contain itself"
+        elif ref not in live:
+            segment_problems[ref] = f"segment {ref} does not exist"
+        elif live[ref] != Segment.Status.LIVE:
+            segment_problems[ref] = f"segment {ref} is not live; only live segments can be used"
+        elif segment is not None and segment.pk and _reaches(ref, segment.pk):
+            segment_problems[ref] = (
+                f"segment {ref} already uses this segment: that would be a cycle"
+            )
+    known_lists = set(MarketingList.objects.filter(pk__in=refs.lists).values_list("pk", flat=True))
+    list_problems = {ref: f"list {ref} does not exist" for ref in sorted(refs.lists - known_lists)}
+    return segment_problems, list_problems
+
+
+def _reaches(start: int, target: int) -> bool:
+    """Whether segment ``start`` uses ``target``, directly or through other segments."""
+    seen, frontier = set(), {start}
+    while frontier:
+        if target in frontier:
+            return True
+        seen |= frontier
+        uses = Segment.uses_segments.through.objects.filter(from_segment_id__in=frontier)
+        frontier = set(uses.values_list("to_segment_id", flat=True)) - seen
+    return False
+
+
+def definition_validate(
+    *, definition: Any, kind: str = Segment.Kind.DYNAMIC, segment: Segment | None = None
+) -> References:
+    """Validate a definition and its references; raise DefinitionError naming each bad part."""
+    if kind == Segment.Kind.STATIC:
+        if definition not in (None, {}):
+            raise DefinitionError([Problem("", "a static segment has no definition")])
+        return References()
+    return validate_definition(
+        definition,
+        kind=kind,
+        check_references=lambda refs: _check_references(refs, segment=segment),
+    )
+
+
+def definition_estimate(*, definition: Any, time_zone: str = "UTC", kind: str = "dynamic") -> int:
+    """Exact number of contacts an (unsaved) definition selects right now."""
+    definition_validate(definition=definition, kind=kind)
+    return compile_definition(definition, clock_for(time_zone)).count()
+
+
+def segment_estimate(*, segment: Segment) -> int:
+    if segment.kind == Segment.Kind.STATIC:
+        return segment.memberships.count()
+    return definition_estimate(
+        definition=segment.definition, time_zone=segment.time_zone, kind=segment.kind
+    )
+
+
+def clock_for(time_zone: str) -> Clock:
+    try:
+        return Clock.for_zone(time_zone)
+    except (ValueError, KeyError) as exc:
+        raise DefinitionError([Problem("time_zone", f"unknown time zone '{time_zone}'")]) from exc
+
+
+def check_time_zone(time_zone: str) -> None:
+    clock_for(time_zone)
