@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "interactions",
     "marketing_lists",
     "segments",
+    "devtools",  # demo, benchmark and load-test commands; optional for host projects
 ]
 
 MIDDLEWARE = [

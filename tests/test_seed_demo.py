@@ -16,9 +16,9 @@ from django.db import connection
 from django.db.models import Count
 
 from contacts.models import Account, Contact
+from devtools.demo import DemoError, demo_data_seed, demo_prepare
 from interactions.models import BUILTIN_TYPES, Interaction
 from marketing_lists.models import ListMembership, MarketingList
-from segments.demo import DemoError, demo_data_seed, demo_prepare
 
 NOW = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)
 CONTACTS = 300

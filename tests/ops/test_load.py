@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from contacts.models import Contact
+from devtools import loadtest
+from devtools.loadtest import clients
 from interactions.models import Interaction
 from marketing_lists.models import ConsentEvent, MarketingList
-from segments import loadtest
 from segments.models import Segment
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -74,12 +75,12 @@ def test_concurrent_clients_pass_every_check_and_get_figures(postgres, tmp_path)
 
 def test_a_record_the_server_never_got_fails_the_run(postgres, tmp_path, monkeypatch):
     """Ids counted as sent but left out of the request body must fail the command."""
-    records = loadtest._records
+    records = clients.batch_records
 
     def leaving_out_sevens(target, ids, rng):
         return [r for r in records(target, ids, rng) if not r["external_id"].endswith("7")]
 
-    monkeypatch.setattr(loadtest, "_records", leaving_out_sevens)
+    monkeypatch.setattr(clients, "batch_records", leaving_out_sevens)
     with pytest.raises(CommandError, match="stored_equals_sent"):
         run(tmp_path)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from segments.benchmark_processes import environment, stop
+from devtools.processes import environment, stop
 
 
 def start_qcluster(log: Path, **env: str | None) -> subprocess.Popen:

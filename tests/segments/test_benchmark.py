@@ -14,8 +14,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from contacts.models import Account, Contact
+from devtools.benchmark import cases, data
+from devtools.benchmark import run as benchmark_run
 from interactions.models import Interaction
-from segments import benchmark
 from segments.models import Segment
 
 PER_DEFINITION = {
@@ -94,7 +95,7 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     overall = figures["overall"]
     assert set(overall) >= OVERALL
     assert all(overall[key] > 0 for key in OVERALL), overall
-    assert overall["live_segments"] == benchmark.LIVE_SEGMENTS
+    assert overall["live_segments"] == data.LIVE_SEGMENTS
     assert overall["change_to_visible_ms_p50"] <= overall["change_to_visible_ms_p95"]
     # The churn really changed members of the profile definition, and each set is non-trivial.
     profile = figures["definitions"]["profile"]
@@ -131,16 +132,16 @@ def test_the_run_owns_its_data_flushed_first_and_kept_for_the_next(tmp_path, mak
 @pytest.mark.cluster
 def test_a_wrong_evaluation_fails_the_command(tmp_path, monkeypatch):
     """A floor that disagrees with the engine must turn into a non-zero exit."""
-    original = benchmark._profile_case
+    original = cases.profile_case
 
     def off_by_some(key, countries, score):
         case = original(key, countries, score)
         if key != "profile":
             return case
         sql, params = case.floor()
-        return benchmark.Case(key, case.definition, lambda: (sql, (*params[:-1], score + 1)))
+        return cases.Case(key, case.definition, lambda: (sql, (*params[:-1], score + 1)))
 
-    monkeypatch.setattr(benchmark, "_profile_case", off_by_some)
+    monkeypatch.setattr(benchmark_run, "profile_case", off_by_some)
     with pytest.raises(CommandError, match="differ from the hand-written SQL"):
         run(tmp_path)
     assert not Segment.objects.exists() and not Contact.objects.exists()

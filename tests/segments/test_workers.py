@@ -27,11 +27,11 @@ from django_q.signals import pre_enqueue
 from django_q.tasks import async_task
 
 from contacts.models import Contact
+from devtools.benchmark import data_generate
 from interactions.services import interactions_ingest
 from marketing_lists.models import MarketingList
 from marketing_lists.services import list_add_members, list_remove_members
 from segments import services
-from segments.benchmark import data_generate
 from segments.engine import Clock, compile_definition
 from segments.models import Evaluation, MembershipChange, Segment
 

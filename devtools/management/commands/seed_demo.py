@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from segments.demo import DemoError, demo_data_seed
+from devtools.demo import DemoError, demo_data_seed
 
 
 class Command(BaseCommand):

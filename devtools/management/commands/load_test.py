@@ -3,8 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from segments.benchmark_processes import ProcessFailed
-from segments.loadtest import LoadError, load_run
+from devtools.loadtest import LoadError, load_run
+from devtools.processes import ProcessFailed
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from segments.demo import DemoError, demo_prepare
+from devtools.demo import DemoError, demo_prepare
 
 STOP_TIMEOUT_S = 10
 

@@ -1,14 +1,9 @@
-"""Demo data: a realistic, reproducible CRM to try segments on.
-
-Faker is slow per call, so it fills small pools once; a seeded ``random.Random``
-then picks from them. Rows go in one chunk of contacts at a time, with their
-interactions and list memberships, so memory stays flat whatever the size. The
-same seed and the same ``now`` give the same data.
+"""The demo's rows: people from Faker's pools, their accounts, interactions and list memberships,
+written in chunks with the tables' indexes built afterwards.
 """
 
 import datetime
 import random
-import secrets
 import unicodedata
 import uuid
 from bisect import bisect
@@ -19,306 +14,30 @@ from functools import cache, partial
 from itertools import chain
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 from faker import Faker
-from tqdm import tqdm
 
-from contacts.models import Account, Contact
-from interactions.models import Interaction
-from marketing_lists.models import ConsentEvent, ListMembership, MarketingList
+from contacts.models import Account
+from marketing_lists.models import ListMembership, MarketingList
 
-CHUNK = 5000
-CONTACTS_PER_ACCOUNT = 25
-
-
-class DemoError(Exception):
-    """The demo data cannot be written as asked; the message says why."""
-
-
-@dataclass(frozen=True)
-class Country:
-    code: str
-    locale: str
-    weight: int
-    languages: tuple[str, ...]
-    domain: str
-    free_mail: tuple[str, ...]
-    places: tuple[tuple[str, str], ...]
-
-
-COUNTRIES = (
-    Country(
-        "US",
-        "en_US",
-        40,
-        ("en",),
-        "com",
-        ("gmail.com", "yahoo.com", "outlook.com"),
-        (
-            ("New York", "NY"),
-            ("Chicago", "IL"),
-            ("San Francisco", "CA"),
-            ("Los Angeles", "CA"),
-            ("Austin", "TX"),
-            ("Houston", "TX"),
-            ("Seattle", "WA"),
-            ("Boston", "MA"),
-            ("Denver", "CO"),
-            ("Atlanta", "GA"),
-            ("Miami", "FL"),
-        ),
-    ),
-    Country(
-        "GB",
-        "en_GB",
-        12,
-        ("en",),
-        "co.uk",
-        ("gmail.com", "btinternet.com", "outlook.com"),
-        (
-            ("London", "England"),
-            ("Manchester", "England"),
-            ("Bristol", "England"),
-            ("Edinburgh", "Scotland"),
-            ("Glasgow", "Scotland"),
-            ("Cardiff", "Wales"),
-        ),
-    ),
-    Country(
-        "DE",
-        "de_DE",
-        12,
-        ("de",),
-        "de",
-        ("gmx.de", "web.de", "gmail.com"),
-        (
-            ("Berlin", "Berlin"),
-            ("München", "Bayern"),
-            ("Hamburg", "Hamburg"),
-            ("Köln", "Nordrhein-Westfalen"),
-            ("Frankfurt am Main", "Hessen"),
-            ("Stuttgart", "Baden-Württemberg"),
-        ),
-    ),
-    Country(
-        "FR",
-        "fr_FR",
-        10,
-        ("fr",),
-        "fr",
-        ("orange.fr", "free.fr", "gmail.com"),
-        (
-            ("Paris", "Île-de-France"),
-            ("Lyon", "Auvergne-Rhône-Alpes"),
-            ("Marseille", "Provence-Alpes-Côte d'Azur"),
-            ("Toulouse", "Occitanie"),
-            ("Bordeaux", "Nouvelle-Aquitaine"),
-        ),
-    ),
-    Country(
-        "CA",
-        "en_CA",
-        8,
-        ("en", "en", "fr"),
-        "ca",
-        ("gmail.com", "outlook.com"),
-        (
-            ("Toronto", "ON"),
-            ("Montréal", "QC"),
-            ("Vancouver", "BC"),
-            ("Calgary", "AB"),
-            ("Ottawa", "ON"),
-        ),
-    ),
-    Country(
-        "ES",
-        "es_ES",
-        6,
-        ("es",),
-        "es",
-        ("gmail.com", "hotmail.es"),
-        (
-            ("Madrid", "Comunidad de Madrid"),
-            ("Barcelona", "Cataluña"),
-            ("Valencia", "Comunidad Valenciana"),
-            ("Sevilla", "Andalucía"),
-        ),
-    ),
-    Country(
-        "NL",
-        "nl_NL",
-        6,
-        ("nl",),
-        "nl",
-        ("gmail.com", "ziggo.nl"),
-        (
-            ("Amsterdam", "Noord-Holland"),
-            ("Rotterdam", "Zuid-Holland"),
-            ("Utrecht", "Utrecht"),
-            ("Eindhoven", "Noord-Brabant"),
-        ),
-    ),
-    Country(
-        "AU",
-        "en_AU",
-        6,
-        ("en",),
-        "com.au",
-        ("gmail.com", "bigpond.com"),
-        (
-            ("Sydney", "NSW"),
-            ("Melbourne", "VIC"),
-            ("Brisbane", "QLD"),
-            ("Perth", "WA"),
-        ),
-    ),
+from .catalog import (
+    CONTACT_COLUMNS,
+    COUNTRIES,
+    EMAIL_CAMPAIGNS,
+    EVENTS,
+    FORMS,
+    FREQUENCIES,
+    INDUSTRIES,
+    JOB_TITLES,
+    LISTS,
+    MEMBERSHIP_SOURCES,
+    NO_PROPERTIES,
+    PAGES,
+    TIERS,
+    TRAFFIC,
+    Country,
 )
-
-INDUSTRIES = (
-    "software",
-    "manufacturing",
-    "construction",
-    "mining",
-    "retail",
-    "healthcare",
-    "financial services",
-    "education",
-    "logistics",
-    "hospitality",
-    "energy",
-    "media",
-)
-
-JOB_TITLES = (
-    "Chief Executive Officer",
-    "Chief Marketing Officer",
-    "Chief Technology Officer",
-    "VP Sales",
-    "VP Marketing",
-    "Head of Growth",
-    "Head of Operations",
-    "Marketing Manager",
-    "Product Marketing Manager",
-    "Content Marketing Manager",
-    "Marketing Operations Specialist",
-    "Demand Generation Manager",
-    "Sales Manager",
-    "Account Executive",
-    "Business Development Representative",
-    "Customer Success Manager",
-    "Product Manager",
-    "Software Engineer",
-    "Data Analyst",
-    "IT Manager",
-    "Procurement Manager",
-    "Finance Director",
-    "HR Manager",
-    "Office Manager",
-    "Consultant",
-)
-
-# (source, days before now, share of contacts mailed)
-EMAIL_CAMPAIGNS = (
-    ("spring-sale", 250, 0.45),
-    ("product-launch", 200, 0.55),
-    ("summer-newsletter", 150, 0.5),
-    ("webinar-q3", 110, 0.4),
-    ("autumn-offers", 60, 0.45),
-    ("customer-summit", 40, 0.35),
-)
-# (source, days before now, base and engagement-driven chance to register)
-EVENTS = (("webinar-q3", 95, 0.06, 0.3), ("customer-summit", 25, 0.03, 0.2))
-# (source, base and engagement-driven chance to submit)
-FORMS = (
-    ("newsletter-signup", 0.08, 0.05),
-    ("demo-request", 0.02, 0.12),
-    ("whitepaper-download", 0.04, 0.15),
-    ("contact-us", 0.03, 0.02),
-)
-PAGES = (
-    ("/", 30),
-    ("/pricing", 15),
-    ("/features", 12),
-    ("/customers", 6),
-    ("/blog/segmentation-101", 8),
-    ("/blog/email-deliverability", 6),
-    ("/docs", 10),
-    ("/integrations", 5),
-    ("/careers", 3),
-    ("/contact", 5),
-)
-TRAFFIC = (
-    ("organic_search", 40),
-    ("direct", 25),
-    ("paid_search", 12),
-    ("email", 10),
-    ("social", 8),
-    ("referral", 5),
-)
-# (name, kind, public name, public description, share of contacts)
-LISTS = (
-    (
-        "Monthly newsletter",
-        MarketingList.Kind.SUBSCRIPTION,
-        "Monthly newsletter",
-        "Product tips, customer stories and what's new, once a month.",
-        0.45,
-    ),
-    (
-        "Product updates",
-        MarketingList.Kind.SUBSCRIPTION,
-        "Product updates",
-        "Release notes and new features as they ship.",
-        0.3,
-    ),
-    (
-        "Events & webinars",
-        MarketingList.Kind.SUBSCRIPTION,
-        "Events and webinars",
-        "Invitations to webinars, meetups and our yearly customer summit.",
-        0.2,
-    ),
-    ("Trade show leads", MarketingList.Kind.STATIC, "", "", 0.04),
-)
-MEMBERSHIP_SOURCES = (("import", 5), ("website", 3), ("subscription_center", 2))
-TIERS = (("gold", 1), ("silver", 3), ("bronze", 6))
-FREQUENCIES = (("weekly", 3), ("monthly", 5), ("never", 2))
-
-
-# One shared object, so that the insert adapts it once (see ``_Table``).
-NO_PROPERTIES: dict = {}
-
-CONTACT_COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "job_title",
-    "birth_date",
-    "city",
-    "state",
-    "country",
-    "postal_code",
-    "language",
-    "lead_score",
-    "customer_since",
-    "do_not_email",
-    "account",
-    "attributes",
-    "public_key",
-)
-INTERACTION_COLUMNS = (
-    "contact",
-    "type",
-    "occurred_at",
-    "source",
-    "channel",
-    "properties",
-)
-MEMBERSHIP_COLUMNS = ("list", "contact", "status", "subscribed_at", "unsubscribed_at", "source")
 
 
 @dataclass(frozen=True)
@@ -352,7 +71,7 @@ class _People:
 
 
 @dataclass(frozen=True)
-class _Person:
+class Person:
     """A generated contact row, with what drives its behaviour."""
 
     row: tuple
@@ -361,7 +80,7 @@ class _Person:
     do_not_email: bool
 
 
-class _Table:
+class Table:
     """Plain INSERTs of ready rows through ``executemany`` (``COPY`` on PostgreSQL).
 
     ``bulk_create`` spends about ten microseconds of Python on every value, which
@@ -422,7 +141,7 @@ class _Table:
 
 
 @contextmanager
-def _indexes_built_after(model: type[models.Model]) -> Iterator[None]:
+def indexes_built_after(model: type[models.Model]) -> Iterator[None]:
     """Load an empty table without its indexes, then build them in one pass each.
 
     Sorting once is far cheaper than updating every index row by row. Meant for
@@ -458,7 +177,7 @@ def _adapter(field: models.Field) -> Callable[[Any], Any] | None:
     return None
 
 
-class _Weighted:
+class Weighted:
     """Draws values by weight with one bisection: cheaper than ``Random.choices``."""
 
     def __init__(self, pairs: Iterable[tuple[Any, float]]):
@@ -491,7 +210,7 @@ def _people(locale: str, seed: int) -> _People:
     )
 
 
-class _Generator:
+class Generator:
     """Everything random about the demo, drawn from one seeded ``Random``."""
 
     def __init__(self, *, seed: int, now: datetime.datetime):
@@ -500,16 +219,16 @@ class _Generator:
         self.today = timezone.localdate(now)
         self.people = {country.code: _people(country.locale, seed) for country in COUNTRIES}
         self.by_code = {country.code: country for country in COUNTRIES}
-        self.countries = _Weighted((country, country.weight) for country in COUNTRIES)
-        self.pages = _Weighted(PAGES)
-        self.traffic = _Weighted(TRAFFIC)
-        self.tiers = _Weighted(TIERS)
-        self.frequencies = _Weighted(FREQUENCIES)
-        self.membership_sources = _Weighted(MEMBERSHIP_SOURCES)
+        self.countries = Weighted((country, country.weight) for country in COUNTRIES)
+        self.pages = Weighted(PAGES)
+        self.traffic = Weighted(TRAFFIC)
+        self.tiers = Weighted(TIERS)
+        self.frequencies = Weighted(FREQUENCIES)
+        self.membership_sources = Weighted(MEMBERSHIP_SOURCES)
         self.emails: set[str] = set()
         self.companies_used = dict.fromkeys(self.people, 0)
 
-    def pick(self, weighted: _Weighted) -> Any:
+    def pick(self, weighted: Weighted) -> Any:
         return weighted.draw(self.rng)
 
     def days_ago(self, low: int, high: int) -> datetime.date:
@@ -550,7 +269,7 @@ class _Generator:
             name = f"{name} {self.rng.choice(country.places)[0]}"
         return name
 
-    def person(self, number: int, accounts: _Weighted) -> _Person:
+    def person(self, number: int, accounts: Weighted) -> Person:
         rng = self.rng
         account = self.pick(accounts) if rng.random() < 0.8 else None
         country = self.pick(self.countries)
@@ -591,7 +310,7 @@ class _Generator:
             # Public links sign this key, so it must stay unguessable: not from the seed.
             "public_key": uuid.uuid4(),
         }
-        return _Person(
+        return Person(
             row=tuple(values[column] for column in CONTACT_COLUMNS),
             email=email,
             engagement=engagement,
@@ -606,14 +325,14 @@ class _Generator:
         self.emails.add(email)
         return email
 
-    def interactions(self, contact_id: int, person: _Person) -> Iterator[tuple]:
+    def interactions(self, contact_id: int, person: Person) -> Iterator[tuple]:
         """Rows in ``INTERACTION_COLUMNS`` order: emails, events, forms, page visits."""
         for kind, at, source, channel, properties in chain(
             self._emails(person), self._events(person), self._forms(person), self._visits(person)
         ):
             yield contact_id, kind, at, source, channel, properties
 
-    def _emails(self, person: _Person) -> Iterator[tuple]:
+    def _emails(self, person: Person) -> Iterator[tuple]:
         """Each campaign's funnel: sent > delivered > opened > clicked (or bounced)."""
         if person.do_not_email:
             return
@@ -636,7 +355,7 @@ class _Generator:
                 link = {"link": f"https://www.example.com/{source}"}
                 yield "email_clicked", clicked, source, "email", link
 
-    def _events(self, person: _Person) -> Iterator[tuple]:
+    def _events(self, person: Person) -> Iterator[tuple]:
         rng = self.rng
         for source, days_ago, base, engaged in EVENTS:
             if rng.random() >= base + engaged * person.engagement:
@@ -647,13 +366,13 @@ class _Generator:
                 minutes = {"minutes": rng.randint(5, 90)}
                 yield "event_attended", self.moment(days_ago), source, "event", minutes
 
-    def _forms(self, person: _Person) -> Iterator[tuple]:
+    def _forms(self, person: Person) -> Iterator[tuple]:
         for source, base, engaged in FORMS:
             if self.rng.random() < base + engaged * person.engagement:
                 at = self.moment(self.rng.uniform(0, 365))
                 yield "form_submitted", at, source, "web", NO_PROPERTIES
 
-    def _visits(self, person: _Person) -> Iterator[tuple]:
+    def _visits(self, person: Person) -> Iterator[tuple]:
         rng = self.rng
         for _ in range(int(rng.expovariate(1 / (0.5 + 8 * person.engagement)))):
             at = self.moment(rng.uniform(0, 365))
@@ -661,7 +380,7 @@ class _Generator:
             yield "page_visited", at, self.pick(self.pages), self.pick(self.traffic), seconds
 
     def memberships(
-        self, contact_id: int, person: _Person, lists: list[MarketingList]
+        self, contact_id: int, person: Person, lists: list[MarketingList]
     ) -> Iterator[tuple]:
         """Rows in ``MEMBERSHIP_COLUMNS`` order; some have left subscription lists."""
         rng, Status = self.rng, ListMembership.Status
@@ -677,122 +396,3 @@ class _Generator:
             status = Status.UNSUBSCRIBED if left else Status.SUBSCRIBED
             source = self.pick(self.membership_sources)
             yield marketing_list.pk, contact_id, status, joined, left, source
-
-
-def demo_data_flush() -> None:
-    """Delete contacts, accounts, interactions, marketing lists and consent events.
-
-    Segments stay; their memberships go with the contacts.
-    """
-    with transaction.atomic():
-        # Biggest table first, in one statement, so the contact cascade finds nothing.
-        Interaction.objects.all().delete()
-        ConsentEvent.objects.all().delete()
-        MarketingList.objects.all().delete()
-        Contact.objects.all().delete()
-        Account.objects.all().delete()
-
-
-def demo_data_seed(
-    *,
-    contacts: int = 5000,
-    seed: int = 0,
-    flush: bool = False,
-    now: datetime.datetime | None = None,
-    progress: bool = False,
-) -> DemoSummary:
-    """Fill an empty CRM with accounts, contacts, a year of interactions and lists.
-
-    Refuses when contacts exist, unless ``flush`` deletes the data first: demo
-    rows mixed with real ones would help nobody. All or nothing: one transaction.
-    Rows are inserted directly, so no signals fire; live segments catch up on
-    their next scheduled evaluation.
-    """
-    if contacts < 1:
-        raise DemoError("The number of contacts must be at least 1.")
-    with transaction.atomic():
-        if flush:
-            demo_data_flush()
-        elif existing := Contact.objects.count():
-            raise DemoError(
-                f"There are already {existing} contacts. Use --flush to delete them, with "
-                "their accounts, interactions and marketing lists, and seed demo data afresh."
-            )
-        with (
-            _indexes_built_after(Interaction),
-            tqdm(total=contacts, unit="contact", disable=not progress) as bar,
-        ):
-            return _seed(
-                contacts=contacts,
-                generate=_Generator(seed=seed, now=now or timezone.now()),
-                progress=bar.update,
-            )
-
-
-def _seed(*, contacts: int, generate: _Generator, progress: Callable[[int], Any]) -> DemoSummary:
-    now = generate.now
-    contact_table = _Table(Contact, CONTACT_COLUMNS, fixed={"created_at": now, "updated_at": now})
-    interaction_table = _Table(Interaction, INTERACTION_COLUMNS, fixed={"created_at": now})
-    membership_table = _Table(ListMembership, MEMBERSHIP_COLUMNS)
-    accounts = Account.objects.bulk_create(
-        generate.accounts(max(5, contacts // CONTACTS_PER_ACCOUNT)), batch_size=CHUNK
-    )
-    lists = MarketingList.objects.bulk_create(
-        MarketingList(name=name, kind=kind, public_name=public, public_description=about)
-        for name, kind, public, about, _ in LISTS
-    )
-    # A long tail: a few large customers, many small ones.
-    picker = _Weighted((account, generate.rng.paretovariate(1.2)) for account in accounts)
-    interactions = memberships = 0
-    for start in range(0, contacts, CHUNK):
-        people = [
-            generate.person(number, picker)
-            for number in range(start + 1, min(start + CHUNK, contacts) + 1)
-        ]
-        ids = _insert_contacts(contact_table, people)
-        interactions += interaction_table.insert(
-            row for person in people for row in generate.interactions(ids[person.email], person)
-        )
-        memberships += membership_table.insert(
-            row
-            for person in people
-            for row in generate.memberships(ids[person.email], person, lists)
-        )
-        progress(len(people))
-    return DemoSummary(
-        accounts=len(accounts),
-        contacts=contacts,
-        interactions=interactions,
-        lists=len(lists),
-        list_memberships=memberships,
-    )
-
-
-def _insert_contacts(table: _Table, people: list[_Person]) -> dict[str, int]:
-    """Insert a chunk of contacts and return their ids by email."""
-    table.insert(person.row for person in people)
-    emails = [person.email for person in people]
-    return dict(Contact.objects.filter(email__in=emails).values_list("email", "pk"))
-
-
-def demo_superuser_ensure() -> DemoLogin | None:
-    """Create a superuser ``admin`` with a fresh random password, unless one exists."""
-    users = get_user_model()._default_manager
-    if users.filter(is_superuser=True).exists():
-        return None
-    password = secrets.token_urlsafe(12)
-    admin, _ = users.get_or_create(username="admin", defaults={"email": "admin@example.com"})
-    admin.is_staff = admin.is_superuser = admin.is_active = True
-    admin.set_password(password)
-    admin.save()
-    return DemoLogin(username=admin.get_username(), password=password)
-
-
-def demo_prepare(
-    *, contacts: int = 5000, seed: int = 0, progress: bool = False
-) -> DemoLogin | None:
-    """Everything the demo needs before its servers start: schema, data, a login."""
-    call_command("migrate", interactive=False, verbosity=0)
-    if not Contact.objects.exists():
-        demo_data_seed(contacts=contacts, seed=seed, progress=progress)
-    return demo_superuser_ensure()

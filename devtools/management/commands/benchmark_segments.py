@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from segments.benchmark import BenchmarkError, benchmark_run
-from segments.benchmark_processes import ProcessFailed
+from devtools.benchmark import BenchmarkError, benchmark_run
+from devtools.processes import ProcessFailed
 
 # The per-definition figures shown in the table, by their names in the JSON.
 COLUMNS = [

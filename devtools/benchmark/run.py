@@ -1,0 +1,128 @@
+"""One benchmark run: generate or reuse the data, take every figure, clean up."""
+
+import resource
+from collections.abc import Callable
+
+from django.db import connection
+
+from contacts.models import Account, Contact
+from interactions.models import Interaction
+from segments.models import Segment
+
+from .cases import behavior_case, compound_case, mix_case, profile_case
+from .data import (
+    FLOOR_TABLE,
+    LIVE_SEGMENTS,
+    WEB_WORKERS,
+    BenchmarkError,
+    data_generate,
+    data_wipe,
+    prepare,
+)
+from .live import measure_api_ingest, measure_change_to_visible, measure_ingest
+from .measure import (
+    SEGMENT_PREFIX,
+    Run,
+    go_live_others,
+    measure_case,
+    measure_churn,
+    measure_incremental,
+    tasks_in_process,
+    timed,
+)
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: int) -> dict:
+    run.say("Definitions: estimate, full and steady evaluation")
+    cases = [
+        profile_case("profile", ["US", "CA"], 60),
+        behavior_case("behavior", "campaign-2"),
+        mix_case("mix", "US", 40),
+    ]
+    for case in cases:
+        measure_case(run, case)
+    cases.append(compound_case("compound", run.segments["profile"], run.segments["mix"]))
+    measure_case(run, cases[-1])
+    run.say("Churn: 1% of contacts change, every definition re-evaluated")
+    measure_churn(run, cases, seed)
+    arrival = go_live_others(run)
+    run.say(f"Change-driven evaluation against {LIVE_SEGMENTS} live segments")
+    overall = measure_incremental(run, contacts, seed, samples)
+    run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
+    overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
+    Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()
+    run.say("Ingestion through the service (no live segments, so nothing is queued)")
+    overall.update(measure_ingest(run, contacts, interactions, seed))
+    run.say(f"Ingestion through the REST API under gunicorn ({WEB_WORKERS} workers)")
+    overall.update(measure_api_ingest(run, contacts, interactions, seed))
+    return overall
+
+
+def benchmark_run(
+    *,
+    contacts: int,
+    interactions: int,
+    seed: int = 0,
+    flush: bool = False,
+    keep: bool = False,
+    samples: int = 200,
+    say: Callable[[str], None] = print,
+    progress: bool = False,
+) -> dict:
+    """Generate data, measure the engine against hand-written SQL, clean up; return figures.
+
+    ``figures["correct"]`` is False when any evaluation's members differ from the
+    hand-written set; ``figures["mismatches"]`` says where.
+    """
+    if connection.vendor != "postgresql":
+        raise BenchmarkError(
+            "the benchmark runs on PostgreSQL only, where the performance targets are: "
+            f"point DATABASE_URL at a PostgreSQL database of its own (this one is "
+            f"{connection.display_name})"
+        )
+    if contacts < 100 or interactions < 0 or samples < 2:
+        raise BenchmarkError(
+            "--contacts must be at least 100, --interactions at least 0 and --samples at least 2"
+        )
+    run = Run(say)
+    reused = prepare(flush=flush, keep=keep)
+    generate_s = None
+    if reused:
+        say("Reusing the data a kept benchmark left")
+    else:
+        say(f"Generating {contacts:,} contacts and {interactions:,} interactions")
+        _, generate_s = timed(
+            lambda: data_generate(
+                contacts=contacts, interactions=interactions, seed=seed, progress=progress
+            )
+        )
+        say(f"  done in {generate_s:.1f} s")
+    accounts, contacts = Account.objects.count(), Contact.objects.count()
+    interactions = Interaction.objects.count()
+    try:
+        with tasks_in_process(True):
+            overall = _measure(
+                run, contacts=contacts, interactions=interactions, seed=seed, samples=samples
+            )
+    finally:
+        Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        if not keep:
+            data_wipe()
+    overall["peak_rss_mb"] = _peak_rss_mb()
+    return {
+        "accounts": accounts,
+        "contacts": contacts,
+        "interactions": interactions,
+        "seed": seed,
+        "generate_s": generate_s,
+        "definitions": run.definitions,
+        "overall": overall,
+        "correct": not run.mismatches,
+        "mismatches": run.mismatches,
+    }
