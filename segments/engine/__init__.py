@@ -3,7 +3,8 @@
 Imports no admin, API or task code; services call it.
 """
 
-from .compiler import Clock, compile_definition, condition_q, contacts_matching, scoped_sql
+from .compiler import compile_definition, contacts_matching, scoped_sql
+from .conditions import Clock, condition_q
 from .errors import DefinitionError, Problem
 from .validation import References, validate_definition
 

@@ -1,0 +1,125 @@
+"""The segment admin's lifecycle buttons and bulk actions: Go live, Stop, Refresh, and the
+way to the static segments' add and remove by query. Each calls one service."""
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django_object_actions import action
+
+from .. import services
+from ..engine import DefinitionError
+from ..models import Segment
+
+GO_LIVE = "segments.go_live"
+
+
+class LifecycleActions:
+    """Buttons on the change page and actions on the list (with DjangoObjectActions)."""
+
+    # --- lifecycle buttons on the change page ------------------------------------------
+
+    def has_go_live_permission(self, request) -> bool:
+        return request.user.has_perm(GO_LIVE)
+
+    def get_change_actions(self, request, object_id, form_url):
+        segment = self.get_object(request, object_id)
+        if segment is None:
+            return []
+        shown = []
+        if self.has_go_live_permission(request):
+            shown.append("stop" if segment.is_live else "go_live")
+        can_change = self.has_change_permission(request, segment)
+        if can_change and segment.is_live and segment.kind != Segment.Kind.STATIC:
+            shown.append("refresh")
+        if can_change and segment.kind == Segment.Kind.STATIC:
+            shown += ["add_by_query", "remove_by_query"]
+        return shown
+
+    def _call(self, request, service: Callable, segment: Segment, done: str) -> None:
+        try:
+            service(segment=segment)
+        except (services.SegmentError, DefinitionError) as exc:
+            messages.error(request, str(exc))
+            return
+        segment.refresh_from_db()
+        if segment.evaluation_state == Segment.EvaluationState.FAILED:
+            messages.warning(request, f"'{segment}': evaluation failed: {segment.last_error}")
+        else:
+            messages.success(request, done.format(segment=segment))
+
+    @action(
+        label="Go live",
+        description="Validate and lock the definition, then evaluate the members",
+        methods=["POST"],
+        button_type="form",
+    )
+    def go_live(self, request, segment):
+        if not self.has_go_live_permission(request):
+            raise PermissionDenied
+        self._call(
+            request,
+            services.segment_go_live,
+            segment,
+            "'{segment}' is live with {segment.member_count} member(s).",
+        )
+
+    @action(
+        label="Stop",
+        description="Return the segment to draft so its definition can change",
+        methods=["POST"],
+        button_type="form",
+    )
+    def stop(self, request, segment):
+        if not self.has_go_live_permission(request):
+            raise PermissionDenied
+        self._call(request, services.segment_stop, segment, "'{segment}' is a draft again.")
+
+    @action(
+        label="Refresh",
+        description="Evaluate every contact again now",
+        methods=["POST"],
+        button_type="form",
+    )
+    def refresh(self, request, segment):
+        if not self.has_change_permission(request, segment):
+            raise PermissionDenied
+        self._call(
+            request,
+            services.segment_refresh,
+            segment,
+            "'{segment}' was evaluated: {segment.member_count} member(s).",
+        )
+
+    @action(label="Add by query", methods=["GET"], button_type="a")
+    def add_by_query(self, request, segment):
+        return HttpResponseRedirect(
+            reverse("admin:segments_segment_by_query", args=[segment.pk, "add"])
+        )
+
+    @action(label="Remove by query", methods=["GET"], button_type="a")
+    def remove_by_query(self, request, segment):
+        return HttpResponseRedirect(
+            reverse("admin:segments_segment_by_query", args=[segment.pk, "remove"])
+        )
+
+    # --- bulk actions on the changelist -------------------------------------------------
+
+    def _call_each(self, request, queryset, service: Callable, done: str) -> None:
+        for segment in queryset:
+            self._call(request, service, segment, done)
+
+    @admin.action(description="Go live with the selected segments", permissions=["go_live"])
+    def go_live_selected(self, request, queryset):
+        self._call_each(
+            request,
+            queryset,
+            services.segment_go_live,
+            "'{segment}' is live with {segment.member_count} member(s).",
+        )
+
+    @admin.action(description="Stop the selected segments", permissions=["go_live"])
+    def stop_selected(self, request, queryset):
+        self._call_each(request, queryset, services.segment_stop, "'{segment}' is a draft again.")
