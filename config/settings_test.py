@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("Q_SYNC", "1")
+# A queue (and cache prefix) of this run's own: workers that tests start share the
+# test process's broker, Redis or the database, and take only this run's tasks.
+os.environ.setdefault("Q_NAME", f"crm-segments-test-{os.getpid()}")
 # A whole run's API calls share one cache: rates no test can reach keep them from a 429.
 os.environ.setdefault("API_THROTTLE_USER", "1000000/hour")
 os.environ.setdefault("API_THROTTLE_ANON", "1000000/hour")

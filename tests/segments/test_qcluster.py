@@ -17,12 +17,13 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(monkeypatch, tmp_path):
-    """A `qcluster` process on the test database, with tasks queued instead of run in-line."""
+    """A `qcluster` process on the test database and the test process's broker (Redis when
+    REDIS_URL is set, else the database), with tasks queued instead of run in-line."""
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)
     log = tmp_path / "qcluster.log"
-    process = start_qcluster(log, REDIS_URL=None, Q_WORKERS="1")
+    process = start_qcluster(log, Q_WORKERS="1")
     yield process
     print(log.read_text()[-3000:])  # shown by pytest when the test fails
     stop_qclusters([process])
