@@ -119,3 +119,18 @@ def page(browser):
     opened.set_default_timeout(10_000)
     yield opened
     context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    """Where browser tests save their screenshots: a temporary folder, so a test run never
+    rewrites tracked files. ``SCREENSHOTS_DIR=docs/screenshots`` regenerates the README's."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if not folder:
+        return tmp_path_factory.mktemp("screenshots")
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

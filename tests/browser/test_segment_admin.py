@@ -2,7 +2,6 @@
 
 import datetime
 import json
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -14,7 +13,6 @@ from segments.models import Segment, SegmentTemplate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "s3cret-pass"
 
 
@@ -62,7 +60,9 @@ def audience(make_contact):
     return {"ada": ada, "bob": bob, "cy": cy, "dee": dee, "eve": eve}
 
 
-def test_build_estimate_go_live_and_stop_a_dynamic_segment(live_server, page, marketer, audience):
+def test_build_estimate_go_live_and_stop_a_dynamic_segment(
+    live_server, page, marketer, audience, screenshots
+):
     log_in(page, live_server, "marketer")
     page.goto(f"{live_server.url}/admin/segments/segment/add/")
     page.fill("#id_name", "Engaged Chicagoans")
@@ -85,9 +85,8 @@ def test_build_estimate_go_live_and_stop_a_dynamic_segment(live_server, page, ma
 
     page.get_by_role("button", name="Get estimated size").click()
     page.wait_for_selector(".sd-estimate-result:text('2 contacts')")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("fieldset:has(.segment-designer)").screenshot(
-        path=str(SCREENSHOTS / "segment-designer.png")
+        path=str(screenshots / "segment-designer.png")
     )
 
     page.click("input[name=_continue]")
@@ -133,7 +132,7 @@ def test_build_estimate_go_live_and_stop_a_dynamic_segment(live_server, page, ma
     assert chart.locator("rect.bar-added").count() == 2
     assert chart.locator("rect.bar-removed").count() == 1
     assert page.locator(".segment-evaluations tbody tr").count() == 3
-    page.locator("#segment-insights").screenshot(path=str(SCREENSHOTS / "segment-insights.png"))
+    page.locator("#segment-insights").screenshot(path=str(screenshots / "segment-insights.png"))
 
     page.click("[data-tool-name=stop] button")
     page.wait_for_selector(".messagelist .success:text(\"'Engaged Chicagoans' is a draft again.\")")

@@ -1,7 +1,6 @@
 """A contact manages their email on the public subscription center, in a real browser."""
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -13,9 +12,6 @@ from marketing_lists.models import ConsentEvent, ListMembership, MarketingList
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "subscription-center.png"
-)
 Status = ListMembership.Status
 
 
@@ -56,7 +52,9 @@ def statuses(contact) -> dict[str, str]:
     return dict(ListMembership.objects.filter(contact=contact).values_list("list__name", "status"))
 
 
-def test_contact_leaves_one_list_joins_another_and_the_choice_is_kept(site, page, grace, lists):
+def test_contact_leaves_one_list_joins_another_and_the_choice_is_kept(
+    site, page, grace, lists, screenshots
+):
     for name in ("news", "offers"):
         services.list_subscribe(marketing_list=lists[name], contact=grace, source="import")
     page.goto(subscription_center_url(grace))
@@ -64,8 +62,7 @@ def test_contact_leaves_one_list_joins_another_and_the_choice_is_kept(site, page
     assert page.get_by_text("Grace Hopper (grace@example.com)").is_visible()
     assert page.get_by_label("Monthly news").is_checked()
     assert not page.get_by_label("Events near you").is_checked()
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshots / "subscription-center.png"), full_page=True)
 
     page.get_by_label("Monthly news").uncheck()
     page.get_by_label("Events near you").check()
