@@ -113,39 +113,49 @@ def _members(block: dict) -> QuerySet:
     )
 
 
-def block_q(block: dict, clock: Clock, *, scoped: bool = False) -> Q:
+def block_q(block: dict, clock: Clock, *, scoped: bool = False, negated: bool = False) -> Q:
+    """A block as a Q over contacts, or its exact complement when ``negated``.
+
+    Profile conditions and groups negate through NNF (exact for empty values); the
+    other kinds are id-set tests, which SQL negates exactly.
+    """
     kind = block["kind"]
     if kind == "profile":
-        return condition_q(block["where"], clock)
+        return condition_q(block["where"], clock, negated=negated)
+    if kind == "group":
+        return blocks_q(block["blocks"], clock, scoped=scoped, negated=negated)
     if kind == "behavior":
-        return behavior_q(block, clock, scoped=scoped)
-    # EXISTS rather than IN: under "but not" it becomes an anti-join probing the
-    # (segment, contact) index, where NOT IN would hash the other whole set every time.
-    return Q(Exists(_members(block).filter(contact_id=OuterRef("pk"))))
+        compiled = behavior_q(block, clock, scoped=scoped)
+    else:
+        # EXISTS rather than IN: under "but not" it becomes an anti-join probing the
+        # (segment, contact) index, where NOT IN would hash the other whole set every time.
+        compiled = Q(Exists(_members(block).filter(contact_id=OuterRef("pk"))))
+    return ~compiled if negated else compiled
 
 
-def _negate(block: dict, compiled: Q, clock: Clock) -> Q:
-    # Profile conditions negate through NNF (exact for empty values); the other kinds
-    # are id-set tests, which SQL negates exactly.
-    if block["kind"] == "profile":
-        return condition_q(block["where"], clock, negated=True)
-    return ~compiled
+def blocks_q(blocks: list[dict], clock: Clock, *, scoped: bool = False, negated: bool = False) -> Q:
+    """Blocks combined left to right as one Q, or its complement when ``negated``.
+
+    The complement follows De Morgan through each join: not (R or B) is (not R) and
+    (not B); not (R and B) is (not R) or (not B); not (R but not B) is (not R) or B.
+    """
+    result = block_q(blocks[0], clock, scoped=scoped, negated=negated)
+    for block in blocks[1:]:
+        join = block["join"]
+        # Whether the block enters negated, and whether the join is an intersection.
+        block_negated, intersect = {
+            "or": (negated, negated),
+            "and_also": (negated, not negated),
+            "but_not": (not negated, not negated),
+        }[join]
+        compiled = block_q(block, clock, scoped=scoped, negated=block_negated)
+        result = (result & compiled) if intersect else (result | compiled)
+    return result
 
 
 def definition_q(definition: dict, clock: Clock, *, scoped: bool = False) -> Q:
     """The whole definition as one Q over contacts; blocks combine left to right."""
-    blocks = definition["blocks"]
-    result = block_q(blocks[0], clock, scoped=scoped)
-    for block in blocks[1:]:
-        compiled = block_q(block, clock, scoped=scoped)
-        join = block["join"]
-        if join == "or":
-            result = result | compiled
-        elif join == "and_also":
-            result = result & compiled
-        else:
-            result = result & _negate(block, compiled, clock)
-    return result
+    return blocks_q(definition["blocks"], clock, scoped=scoped)
 
 
 def contacts_matching(q: Q) -> QuerySet:
@@ -218,6 +228,8 @@ def compile_definition(definition: dict, clock: Clock, *, scoped: bool = False) 
     parameter (``bind_scope``), and counts interactions per contact.
     """
     blocks = definition["blocks"]
+    # Groups of id sets take the predicate path: nested set operations are not
+    # portable (SQLite cannot parenthesise a compound SELECT).
     if all(block["kind"] in ID_SET_KINDS for block in blocks):
         return _set_operations(blocks, scoped)
     q = definition_q(definition, clock, scoped=scoped)

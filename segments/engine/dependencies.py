@@ -25,8 +25,14 @@ class DataChange:
 
 def reads(definition: dict, change: DataChange) -> bool:
     """Whether a definition's own blocks read any of the changed data (not its segment blocks)."""
-    for block in definition["blocks"]:
+    return _blocks_read(definition["blocks"], change)
+
+
+def _blocks_read(blocks: list[dict], change: DataChange) -> bool:
+    for block in blocks:
         kind = block["kind"]
+        if kind == "group" and _blocks_read(block["blocks"], change):
+            return True
         if kind == "profile" and change.profile:
             return True
         if kind == "behavior" and block["interaction"] in change.interaction_types:

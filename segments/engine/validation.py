@@ -14,11 +14,13 @@ from typing import Any
 from django.utils.dateparse import parse_date, parse_datetime
 
 from . import registry
+from .conditions import EARLIEST_DAY, LATEST_DAY
 from .errors import DefinitionError, Problem
 
 MAX_DEPTH = 10
 MAX_LEAVES = 200
-MAX_BLOCKS = 50
+MAX_BLOCKS = 50  # in all, counting the blocks inside groups
+MAX_GROUP_DEPTH = 3
 MAX_LIST_VALUES = 1000
 MAX_TEXT = 1000
 MAX_AMOUNT = 100_000
@@ -29,9 +31,11 @@ BLOCK_KEYS = {
     "behavior": {"join", "kind", "interaction", "where", "count", "within", "between"},
     "segment": {"join", "kind", "segment"},
     "list": {"join", "kind", "list"},
+    "group": {"join", "kind", "blocks"},
 }
-COMPOUND_KINDS = {"segment", "list"}
+COMPOUND_KINDS = {"segment", "list", "group"}
 JOINS = ["or", "and_also", "but_not"]
+VERSIONS = (1, 2)
 
 
 @dataclass
@@ -54,6 +58,8 @@ class _Validator:
         self.refs = References()
         self.ref_paths: dict[tuple[str, int], str] = {}
         self.leaves = 0
+        self.blocks = 0
+        self.version = 1
 
     def error(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -72,34 +78,59 @@ class _Validator:
             self.error("", "a definition must be a JSON object with 'version' and 'blocks'")
             return
         self.unknown_keys(definition, {"version", "blocks"}, "")
-        if definition.get("version") != 1:
-            self.error("version", "must be 1")
-        blocks = definition.get("blocks")
+        version = definition.get("version")
+        if isinstance(version, bool) or version not in VERSIONS:
+            self.error("version", "must be 1 or 2")
+        else:
+            self.version = version
+        self.blocks_list(definition.get("blocks"), "blocks", depth=0, compound=kind == "compound")
+
+    def blocks_list(self, blocks: Any, path: str, *, depth: int, compound: bool) -> None:
+        """The blocks of a definition (depth 0) or of a group; they combine left to right."""
         if not isinstance(blocks, list) or not blocks:
-            self.error("blocks", "must be a non-empty list of blocks")
+            self.error(path, "must be a non-empty list of blocks")
             return
-        if len(blocks) > MAX_BLOCKS:
-            self.error("blocks", f"at most {MAX_BLOCKS} blocks")
+        self.blocks += len(blocks)
+        if self.blocks > MAX_BLOCKS:
+            self.error(path, f"a definition has at most {MAX_BLOCKS} blocks, groups included")
             return
         for index, block in enumerate(blocks):
-            self.block(block, f"blocks[{index}]", first=index == 0, compound=kind == "compound")
+            block_path = f"{path}[{index}]"
+            self.block(block, block_path, first=index == 0, depth=depth, compound=compound)
 
-    def block(self, block: Any, path: str, *, first: bool, compound: bool) -> None:
+    def block(self, block: Any, path: str, *, first: bool, depth: int, compound: bool) -> None:
         if not isinstance(block, dict):
             self.error(path, "a block must be an object with a 'kind'")
             return
         kind = block.get("kind")
         allowed_kinds = sorted(COMPOUND_KINDS) if compound else list(BLOCK_KEYS)
         if kind not in allowed_kinds:
-            hint = " (a compound segment combines only segments and lists)" if compound else ""
+            hint = (
+                " (a compound segment combines only segments, lists and groups of them)"
+                if compound
+                else ""
+            )
             self.error(f"{path}.kind", f"must be one of {_fmt_options(allowed_kinds)}{hint}")
             return
         self.unknown_keys(block, BLOCK_KEYS[kind], path)
         if first and "join" in block:
-            self.error(f"{path}.join", "the first block has no join")
+            first_of = "the first block of a group" if depth else "the first block"
+            self.error(f"{path}.join", f"{first_of} has no join")
         elif not first and block.get("join") not in JOINS:
             self.error(f"{path}.join", f"must be one of {_fmt_options(JOINS)}")
-        getattr(self, f"{kind}_block")(block, path)
+        if kind == "group":
+            self.group_block(block, path, depth=depth, compound=compound)
+        else:
+            getattr(self, f"{kind}_block")(block, path)
+
+    def group_block(self, block: dict, path: str, *, depth: int, compound: bool) -> None:
+        if self.version < 2:
+            self.error(f"{path}.kind", "group blocks need 'version': 2")
+            return
+        if depth >= MAX_GROUP_DEPTH:
+            self.error(path, f"groups nest at most {MAX_GROUP_DEPTH} deep")
+            return
+        self.blocks_list(block.get("blocks"), f"{path}.blocks", depth=depth + 1, compound=compound)
 
     def profile_block(self, block: dict, path: str) -> None:
         if "where" not in block:
@@ -260,6 +291,10 @@ class _Validator:
         if "\x00" in value:
             self.error(path, "must not contain NUL characters")
             return None
+        # JSON's "\ud800" without its pair is no UTF-8 text: no database can take it.
+        if not _encodable(value):
+            self.error(path, "must not contain unpaired surrogates (\\ud800 to \\udfff)")
+            return None
         return value
 
     def number(self, value: Any, path: str) -> Any:
@@ -280,7 +315,7 @@ class _Validator:
         parsed = _parse(parse_date, value)
         if parsed is None:
             self.error(path, "must be an ISO date, e.g. 2026-03-31")
-        return parsed
+        return self.in_calendar(parsed, path)
 
     def date_or_datetime(self, value: Any, path: str) -> Any:
         parsed = _parse(parse_date, value) or _parse(parse_datetime, value)
@@ -288,7 +323,19 @@ class _Validator:
             self.error(
                 path, "must be an ISO date or datetime, e.g. 2026-03-31 or 2026-03-31T08:00:00Z"
             )
-        return parsed
+        return self.in_calendar(parsed, path)
+
+    def in_calendar(self, value: datetime.date | None, path: str) -> Any:
+        """A date that every evaluation can compute with, or None after an error.
+
+        The compiler moves bounds by a day and reads them in the segment's time zone;
+        at the calendar's ends that has no answer, so such a definition would go live
+        and then fail every evaluation.
+        """
+        if value is None or _day_of(value) is not None:
+            return value
+        self.error(path, f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+        return None
 
     def range(self, value: Any, path: str, scalar: Callable[[Any, str], Any]) -> None:
         if not isinstance(value, list) or len(value) != 2:
@@ -315,6 +362,25 @@ class _Validator:
             self.error(f"{path}.amount", f"must be a whole number from 0 to {MAX_AMOUNT}")
         if value.get("unit") not in registry.RELATIVE_UNITS:
             self.error(f"{path}.unit", f"must be one of {_fmt_options(registry.RELATIVE_UNITS)}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _day_of(value: datetime.date) -> datetime.date | None:
+    """The day of a date, or of a datetime in UTC when it has an offset; None outside
+    EARLIEST_DAY to LATEST_DAY."""
+    if isinstance(value, datetime.datetime):
+        try:
+            value = (value.astimezone(datetime.UTC) if value.tzinfo else value).date()
+        except OverflowError:
+            return None
+    return value if EARLIEST_DAY <= value <= LATEST_DAY else None
 
 
 def _parse(parser: Callable[[str], Any], value: Any) -> Any:
