@@ -1,32 +1,18 @@
-"""Per-client rate limits for the public pages, counted in Django's cache.
+"""Per-client rate limits for the public pages (django-ratelimit), and the client's address.
 
-A fixed window per client address: cheap, and enough to stop a script hammering
-signed links. With several web processes the cache must be shared (Redis).
+Counted in Django's cache: with several web processes it must be shared (Redis). The
+rates come from ``SUBSCRIPTION_CENTER`` and are read per request, so overrides apply.
 """
 
 import ipaddress
-import re
-import time
 from collections.abc import Callable
 from functools import wraps
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_ratelimit.core import get_usage
 
 from .conf import branding, center_settings
-
-RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
-SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"30/m"`` → (30, 60); ``"100/5m"`` → (100, 300)."""
-    match = RATE_RE.match(rate)
-    if not match:
-        raise ValueError(f"Rate {rate!r} must look like '30/m' or '100/5m'.")
-    count, multiplier, unit = match.groups()
-    return int(count), int(multiplier or 1) * SECONDS[unit]
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -52,18 +38,13 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def seconds_until_allowed(*, scope: str, client: str, rate: str) -> int:
-    """Count one request; 0 while within the rate, else how long to wait."""
-    limit, period = parse_rate(rate)
-    now = time.time()
-    key = f"ratelimit:{scope}:{client}:{int(now // period)}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between add() and incr()
-        cache.set(key, 1, timeout=period + 1)
-        count = 1
-    return 0 if count <= limit else max(1, int(period - now % period))
+def _client_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
+def _rate(group: str, request: HttpRequest) -> str:
+    """The group is the setting's name: ``"30/m"``, ``"100/5m"``…"""
+    return center_settings()[group]
 
 
 def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
@@ -84,13 +65,9 @@ def rate_limit(setting: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            wait = seconds_until_allowed(
-                scope=setting,
-                client=client_ip(request) or "unknown",
-                rate=center_settings()[setting],
-            )
-            if wait:
-                return too_many_requests(request, retry_after=wait)
+            usage = get_usage(request, group=setting, key=_client_key, rate=_rate, increment=True)
+            if usage and usage["should_limit"]:
+                return too_many_requests(request, retry_after=max(1, usage["time_left"]))
             return view(request, *args, **kwargs)
 
         return wrapper
