@@ -4,6 +4,7 @@ Defaults suit a developer's laptop (SQLite file, ORM task broker). With
 ``DEBUG`` off the secure defaults apply and ``SECRET_KEY`` must be set.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "contacts",
     "interactions",
     "marketing_lists",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it turns a refused login into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,6 +105,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin logins (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is refused with 429 until LOGIN_LOCKOUT_MINUTES pass; a success
+# clears the count. By the pair, so that nobody can lock a colleague out from elsewhere.
+# The address is the one the public pages limit by (NUM_PROXIES hops into X-Forwarded-For).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every wrong password, for the admin's audit pages
+AXES_CLIENT_IP_CALLABLE = "marketing_lists.throttling.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
@@ -124,6 +124,8 @@ def everything(contact, superuser):
     Schedule.objects.create(func="math.floor", args="2.5", schedule_type=Schedule.DAILY)
     async_task("math.floor", 3.5, sync=False)
     assert OrmQ.objects.exists()
+    # A wrong password: the login throttle's attempt and its failure log.
+    Client().post(reverse("admin:login"), {"username": "boss", "password": "wrong"})
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
+from django.http import HttpRequest
 
 from contacts.models import Account, Contact
 from devtools.demo import DemoError, demo_data_seed, demo_prepare
@@ -133,7 +134,8 @@ def test_demo_setup_creates_a_login_once(client):
 
     assert Contact.objects.count() == 30
     assert login.username == "admin"
-    assert client.login(username="admin", password=login.password)
+    # The login throttle (django-axes) needs the request a login comes with.
+    assert client.login(request=HttpRequest(), username="admin", password=login.password)
     assert client.get("/admin/").status_code == 200
     assert demo_prepare(contacts=30) is None
     assert Contact.objects.count() == 30
