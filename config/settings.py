@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# /api/schema/ and /api/docs/ answer signed-in users and tokens only, unless this is on.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 # Public subscription center. SITE_URL is the base of absolute links built without a
 # request (emails, tasks). NUM_PROXIES is how many reverse proxies append to

@@ -36,15 +36,33 @@ def test_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
 
 
-def test_docs_page_and_its_assets_are_served_locally(live_server):
-    from .conftest import Http
-
-    client = Http(live_server.url)
-    page = client.get("/api/docs/", accept="text/html")
+def test_docs_page_and_its_assets_are_served_locally(http):
+    page = http.get("/api/docs/", accept="text/html")
     assert page.status == 200
     assert "swagger-ui" in page.text
     assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', page.text)
     assert assets, "the docs page loads its scripts and styles"
     for asset in assets:
         assert asset.startswith("/static/"), f"{asset} would need the network"
-        assert client.get(asset, accept="*/*").status == 200, asset
+        assert http.get(asset, accept="*/*").status == 200, asset
+
+
+def test_schema_and_docs_need_a_signed_in_user_or_a_token(client):
+    assert client.get("/api/schema/").status_code == 401
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 302
+    assert docs["Location"] == "/admin/login/?next=/api/docs/"
+    assert client.get("/api/docs/?script=").status_code == 302
+
+
+def test_staff_signed_in_to_the_admin_read_the_docs(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get("/api/schema/").status_code == 200
+    assert b"swagger-ui" in client.get("/api/docs/").content
+    assert b"SwaggerUIBundle" in client.get("/api/docs/?script=").content
+
+
+def test_a_setting_opens_schema_and_docs_to_anyone(client, settings):
+    settings.API_DOCS_PUBLIC = True
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200
