@@ -103,6 +103,16 @@ def test_subscription_center_escapes_names(client, hostile):
 # --- in a browser: no script runs ------------------------------------------------------------
 
 
+@pytest.fixture
+def page(browser):
+    """Escaping alone: the Content-Security-Policy, a second defence, is bypassed here."""
+    context = browser.new_context(bypass_csp=True)
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+
+
 def log_in(page, live_server, username):
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
