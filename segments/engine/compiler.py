@@ -5,24 +5,36 @@ Profile conditions come from ``conditions``; here blocks become predicates on co
 lists), joined left to right, or set operations where that is faster.
 """
 
+import decimal
 import functools
 import json
 
 from django.db import connection
 from django.db.models import (
+    Avg,
     Count,
     Exists,
+    Expression,
     F,
+    FloatField,
     Func,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
     GreaterThanOrEqual,
+    IsNull,
+    LessThan,
     LessThanOrEqual,
 )
 
@@ -30,7 +42,8 @@ from contacts.models import Contact
 from interactions.models import Interaction
 from marketing_lists.models import ListMembership
 
-from .conditions import Clock, condition_q
+from . import registry
+from .conditions import Clock, condition_q, value_expression
 
 # --- blocks -------------------------------------------------------------------------------------
 
@@ -82,8 +95,97 @@ def _counted_per_contact(matching: QuerySet, low: int, high: int | None) -> Q:
     return in_range
 
 
+# --- aggregates of a number property (version 2) ----------------------------------------------
+
+AGGREGATES = {"sum": Sum, "avg": Avg, "min": Min, "max": Max}
+AGGREGATE_LOOKUPS = {
+    "eq": Exact,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+}
+
+
+def _property_number(aggregate: dict) -> Expression:
+    """The property's value where it is a JSON number, else NULL (which aggregates skip)."""
+    return value_expression(registry.resolve(aggregate["field"], registry.NUMBER, interaction=True))
+
+
+def aggregate_expression(aggregate: dict) -> Expression:
+    """The aggregate as double precision; NULL over no numbers, except that a sum is then 0."""
+    fn = AGGREGATES[aggregate["fn"]](_property_number(aggregate), output_field=FloatField())
+    return Coalesce(fn, 0.0) if aggregate["fn"] == "sum" else fn
+
+
+def _aggregate_test(value: Expression, aggregate: dict) -> Q:
+    """The aggregate's condition on a (non-NULL) value."""
+    op, wanted = aggregate["op"], aggregate["value"]
+    if op == "between":
+        low, high = (_float(item) for item in wanted)
+        return Q(GreaterThanOrEqual(value, low)) & Q(LessThanOrEqual(value, high))
+    return Q(AGGREGATE_LOOKUPS[op](value, _float(wanted)))
+
+
+def aggregate_holds(aggregate: dict, value: float | None) -> bool:
+    """The aggregate's condition on a value computed already; never true of no value."""
+    if value is None:
+        return False
+    op, wanted = aggregate["op"], aggregate["value"]
+    if op == "between":
+        return _float(wanted[0]) <= value <= _float(wanted[1])
+    compare = {
+        "eq": value == _float(wanted),
+        "gt": value > _float(wanted),
+        "gte": value >= _float(wanted),
+        "lt": value < _float(wanted),
+        "lte": value <= _float(wanted),
+    }
+    return compare[op]
+
+
+def _float(value) -> float:
+    """A validated number (possibly given as text) as the double the database compares."""
+    return float(decimal.Decimal(str(value)))
+
+
+def _aggregate_q(matching: QuerySet, aggregate: dict, *, scoped: bool) -> Q:
+    """Contacts whose aggregate over their matching interactions satisfies its condition.
+
+    Contacts without a number have no avg/min/max (never matched) and a sum of 0.
+    """
+    if scoped:
+        # One probe per contact in scope, as for counts.
+        fn = AGGREGATES[aggregate["fn"]].function
+        per_contact = Subquery(
+            matching.filter(contact_id=OuterRef("pk"))
+            .annotate(a=Func(_property_number(aggregate), function=fn, output_field=FloatField()))
+            .values("a")
+        )
+        if aggregate["fn"] == "sum":
+            return _aggregate_test(Coalesce(per_contact, 0.0), aggregate)
+        # IS NOT NULL first, so that the complement (NOT) includes contacts without a value.
+        return Q(IsNull(per_contact, False)) & _aggregate_test(per_contact, aggregate)
+    grouped = matching.values("contact_id").annotate(a=aggregate_expression(aggregate))
+    holds = _aggregate_test(F("a"), aggregate)
+    if aggregate["fn"] == "sum" and aggregate_holds(aggregate, 0.0):
+        # A sum of nothing holds: everyone except contacts whose (non-empty) sum fails.
+        return ~Q(pk__in=grouped.filter(~holds).values("contact_id"))
+    return Q(pk__in=grouped.filter(holds).values("contact_id"))
+
+
+def behavior_value(block: dict, clock: Clock, contact_id: int) -> float | int | None:
+    """One contact's count (or aggregate) of the block's matching interactions."""
+    matching = _interactions(block, clock).filter(contact_id=contact_id)
+    if "aggregate" in block:
+        return matching.aggregate(a=aggregate_expression(block["aggregate"]))["a"]
+    return matching.count()
+
+
 def behavior_q(block: dict, clock: Clock, *, scoped: bool = False) -> Q:
     matching = _interactions(block, clock)
+    if "aggregate" in block:
+        return _aggregate_q(matching, block["aggregate"], scoped=scoped)
     low, high = _count_predicate(block.get("count", {"op": "gte", "value": 1}))
     if (low, high) == (0, None):
         return Q(pk__isnull=False)  # everyone; an empty Q() would vanish from an "or"

@@ -74,6 +74,10 @@ NEGATIONS = {
 }
 
 COUNT_OPERATORS = ["eq", "gte", "lte", "between"]
+# Aggregates of a number property over a behavior block's interactions (version 2).
+AGGREGATE_FUNCTIONS = ["sum", "avg", "min", "max"]
+AGGREGATE_OPERATORS = ["eq", "gt", "gte", "lt", "lte", "between"]
+AGGREGATE_PREFIX = "properties."
 RELATIVE_UNITS = ["days", "weeks", "months", "years"]
 JSON_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 JSON_TYPES = [TEXT, NUMBER, DECIMAL, BOOLEAN, DATE, CHOICE]

@@ -28,7 +28,16 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 
 BLOCK_KEYS = {
     "profile": {"join", "kind", "where"},
-    "behavior": {"join", "kind", "interaction", "where", "count", "within", "between"},
+    "behavior": {
+        "join",
+        "kind",
+        "interaction",
+        "where",
+        "count",
+        "aggregate",
+        "within",
+        "between",
+    },
     "segment": {"join", "kind", "segment"},
     "list": {"join", "kind", "list"},
     "group": {"join", "kind", "blocks"},
@@ -146,8 +155,12 @@ class _Validator:
             )
         if "where" in block:
             self.condition(block["where"], f"{path}.where", depth=1, interaction=True)
-        if "count" in block:
+        if "count" in block and "aggregate" in block:
+            self.error(f"{path}.aggregate", "use either 'count' or 'aggregate', not both")
+        elif "count" in block:
             self.count(block["count"], f"{path}.count")
+        elif "aggregate" in block:
+            self.aggregate(block["aggregate"], f"{path}.aggregate")
         if "within" in block and "between" in block:
             self.error(f"{path}.between", "use either 'within' or 'between', not both")
         elif "within" in block:
@@ -173,13 +186,46 @@ class _Validator:
             self.error(path, "must be an object like {'op': 'gte', 'value': 1}")
             return
         self.unknown_keys(count, {"op", "value"}, path)
-        op = count.get("op")
-        if op not in registry.COUNT_OPERATORS:
-            self.error(f"{path}.op", f"must be one of {_fmt_options(registry.COUNT_OPERATORS)}")
+        self.comparison(count, path, registry.COUNT_OPERATORS, self.count_value)
+
+    def comparison(
+        self, rule: dict, path: str, operators: list[str], scalar: Callable[[Any, str], Any]
+    ) -> None:
+        """A rule's 'op' and its 'value': one scalar, or [low, high] for 'between'."""
+        op = rule.get("op")
+        if op not in operators:
+            self.error(f"{path}.op", f"must be one of {_fmt_options(operators)}")
         elif op == "between":
-            self.range(count.get("value"), f"{path}.value", self.count_value)
+            self.range(rule.get("value"), f"{path}.value", scalar)
         else:
-            self.count_value(count.get("value"), f"{path}.value")
+            scalar(rule.get("value"), f"{path}.value")
+
+    def aggregate(self, aggregate: Any, path: str) -> None:
+        if self.version < 2:
+            self.error(path, "aggregates need 'version': 2")
+            return
+        if not isinstance(aggregate, dict):
+            self.error(
+                path,
+                "must be an object like "
+                "{'fn': 'sum', 'field': 'properties.amount', 'op': 'gte', 'value': 500}",
+            )
+            return
+        self.unknown_keys(aggregate, {"fn", "field", "op", "value"}, path)
+        if aggregate.get("fn") not in registry.AGGREGATE_FUNCTIONS:
+            self.error(f"{path}.fn", f"must be one of {_fmt_options(registry.AGGREGATE_FUNCTIONS)}")
+        self.aggregate_field(aggregate.get("field"), f"{path}.field")
+        self.comparison(aggregate, path, registry.AGGREGATE_OPERATORS, self.number)
+
+    def aggregate_field(self, name: Any, path: str) -> None:
+        prefix = registry.AGGREGATE_PREFIX
+        if not isinstance(name, str) or not name.startswith(prefix):
+            self.error(path, f"must be an interaction property, e.g. '{prefix}amount'")
+            return
+        try:
+            registry.resolve(name, registry.NUMBER, interaction=True)
+        except registry.UnknownField as exc:
+            self.error(path, str(exc))
 
     def count_value(self, value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:

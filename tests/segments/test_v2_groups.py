@@ -10,6 +10,7 @@ from segments.engine.dependencies import DataChange, reads
 from segments.models import Segment
 
 from .conftest import NOW, leaf, members
+from .test_validation import refused_at
 
 pytestmark = pytest.mark.django_db
 
@@ -107,9 +108,7 @@ def named(people: dict[str, int], *names: str) -> set[int]:
     ],
 )
 def test_group_grammar_errors_name_their_path(definition, path, fragment):
-    errors = refused(definition)
-    assert path in errors, errors
-    assert fragment in errors[path]
+    refused_at(definition, path, fragment)
 
 
 def test_groups_nest_three_deep(people, matching):
