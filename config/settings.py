@@ -23,12 +23,36 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# Keys copied from examples and tutorials: anyone who read them could sign our links.
+PLACEHOLDER_SECRET_KEYS = {
+    "",
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "secret",
+    "secret-key",
+    "secret_key",
+    "your-secret-key",
+    "insecure-development-key-do-not-use-in-production",
+}
+
+
+def is_placeholder_secret_key(key: str) -> bool:
+    key = key.strip().lower()
+    return key in PLACEHOLDER_SECRET_KEYS or key.startswith("django-insecure-")
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for local development).")
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+if is_placeholder_secret_key(SECRET_KEY) and not DEBUG:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {'is a placeholder' if SECRET_KEY.strip() else 'is not set'}: set it to a "
+        "long random value, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(or DEBUG=1 for local development)."
+    )
+SECRET_KEY = SECRET_KEY or "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -141,6 +165,9 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+    # Subdomains of the site's own host only; preload matters once the domain is submitted.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
@@ -266,8 +293,16 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-# Rate limits count in the cache; with several web processes they must share one.
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+# Rate limits count in the cache; with several web processes they must share one (Redis).
+# Sites sharing one Redis keep their counts apart by the key prefix: Q_NAME unless set.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or Q_CLUSTER["name"]
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
     }
+}
+if REDIS_URL:
+    CACHES["default"].update(
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    )
