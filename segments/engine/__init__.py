@@ -4,11 +4,13 @@ Imports no admin, API or task code; services call it.
 """
 
 from .compiler import compile_definition, contacts_matching, scoped_sql
-from .conditions import Clock, condition_q
+from .conditions import EARLIEST_DAY, LATEST_DAY, Clock, condition_q
 from .errors import DefinitionError, Problem
 from .validation import References, validate_definition
 
 __all__ = [
+    "EARLIEST_DAY",
+    "LATEST_DAY",
     "Clock",
     "DefinitionError",
     "Problem",

@@ -45,6 +45,12 @@ from .expressions import JSONType
 
 TEXTY = (registry.TEXT, registry.CHOICE)
 
+# The days a bound may fall on: one day inside the calendar's ends, so that the compiler
+# may move a bound by a day ("after", "on") or read it in any time zone (at most a day
+# from UTC) and still have a date. Validation refuses dates outside; relative dates stop here.
+EARLIEST_DAY = datetime.date(datetime.MINYEAR, 1, 2)
+LATEST_DAY = datetime.date(datetime.MAXYEAR, 12, 30)
+
 
 @dataclass(frozen=True)
 class Clock:
@@ -70,15 +76,26 @@ class Clock:
 
 
 def shift(day: datetime.date, amount: int, unit: str) -> datetime.date:
-    """``day`` moved by a signed amount of days, weeks, months or years (clamped to month end)."""
+    """``day`` moved by a signed amount of days, weeks, months or years (clamped to month end).
+
+    A move past EARLIEST_DAY or LATEST_DAY stops there: "in the last 100000 years" is
+    every day since the calendar began.
+    """
+    end = EARLIEST_DAY if amount < 0 else LATEST_DAY
     if unit in ("days", "weeks"):
-        return day + datetime.timedelta(days=amount * (7 if unit == "weeks" else 1))
-    months = day.month - 1 + amount * (12 if unit == "years" else 1)
-    year, month = day.year + months // 12, months % 12 + 1
-    year = min(max(year, datetime.MINYEAR), datetime.MAXYEAR)
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
+        try:
+            moved = day + datetime.timedelta(days=amount * (7 if unit == "weeks" else 1))
+        except OverflowError:
+            return end
+    else:
+        months = day.month - 1 + amount * (12 if unit == "years" else 1)
+        year, month = day.year + months // 12, months % 12 + 1
+        if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+            return end
+        moved = day.replace(
+            year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+        )
+    return min(max(moved, EARLIEST_DAY), LATEST_DAY)
 
 
 # --- field values -------------------------------------------------------------------------------

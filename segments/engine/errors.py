@@ -6,6 +6,13 @@ class Problem:
     path: str  # e.g. "blocks[1].where.all[0].op"
     message: str
 
+    def __post_init__(self) -> None:
+        # Paths and messages may quote the input; a lone surrogate there ("\ud800" in
+        # JSON) could be sent in no response, so it is written as its escape.
+        for name in ("path", "message"):
+            text = getattr(self, name)
+            object.__setattr__(self, name, text.encode("utf-8", "backslashreplace").decode())
+
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
