@@ -1,6 +1,7 @@
 import json
 from collections import Counter
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -20,6 +21,8 @@ from .models import Account, Contact
 
 # Contacts listed by name on the erase confirmation page; the counts cover them all.
 ERASE_LISTED = 100
+# Where consent changes made here come from, in the consent log.
+SOURCE = "admin"
 
 
 class NewestRowsFormSet(BaseInlineFormSet):
@@ -75,6 +78,19 @@ def _listed(counts: dict[str, int]) -> str:
     return ", ".join(f"{name}: {n}" for name, n in _by_name(counts).items())
 
 
+class ContactForm(forms.ModelForm):
+    def clean_do_not_email(self) -> bool:
+        # Staff may set it, but not lift one the contact set: say so on the field.
+        do_not_email = self.cleaned_data["do_not_email"]
+        if self.instance.pk:
+            refusal = services.contact_do_not_email_refusal(
+                contact=self.instance, do_not_email=do_not_email
+            )
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return do_not_email
+
+
 @admin.register(Contact)
 class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     """Contacts as a CRM user browses them.
@@ -86,9 +102,11 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     page has none.
 
     Deleting a contact, from its page or with *Erase selected contacts*, is the
-    erasure of ``services.contact_erase``.
+    erasure of ``services.contact_erase``. Saving goes through ``services`` too, so
+    that a change of ``do_not_email`` follows the consent rules and is recorded.
     """
 
+    form = ContactForm
     list_display = [
         "email",
         "full_name",
@@ -132,6 +150,13 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     @admin.display(description="name", ordering="last_name")
     def full_name(self, contact: Contact) -> str:
         return contact.full_name
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            services.contact_create(contact=obj, source=SOURCE, actor=request.user)
+            return
+        changes = {name: getattr(obj, name) for name in form.changed_data}
+        services.contact_update(contact=obj, changes=changes, source=SOURCE, actor=request.user)
 
     # --- data rights: export and erasure ---------------------------------------------------
 

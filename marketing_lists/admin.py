@@ -49,7 +49,13 @@ class AddMembersForm(forms.Form):
                 ListMembership._meta.get_field("contact"), admin_site
             ),
             help_text="Search by email or name. Contacts who unsubscribed themselves, "
-            "or from all email, are left out.",
+            "from this list or from all email, are not subscribed.",
+        )
+        self.fields["ask_to_confirm"] = forms.BooleanField(
+            required=False,
+            label="Ask them to confirm by email",
+            help_text="Those who unsubscribed themselves get an email asking them to confirm; "
+            "they are pending until they do, and subscribed only then.",
         )
 
 
@@ -133,19 +139,7 @@ class MarketingListAdmin(DjangoObjectActions, admin.ModelAdmin):
         data = request.POST if request.method == "POST" else None
         form = AddMembersForm(data, admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
-            picked = form.cleaned_data["contacts"]
-            added = services.list_add_members(
-                marketing_list=marketing_list,
-                contact_ids=[contact.pk for contact in picked],
-                source=ADMIN,
-            )
-            level = messages.SUCCESS if added == len(picked) else messages.WARNING
-            self.message_user(
-                request,
-                f"Added {added} of {len(picked)} contacts to “{marketing_list}”; "
-                "the others were members already or had unsubscribed.",
-                level,
-            )
+            self._add_members(request, marketing_list, form.cleaned_data)
             return HttpResponseRedirect(members_url(marketing_list))
         context = {
             **self.admin_site.each_context(request),
@@ -156,6 +150,31 @@ class MarketingListAdmin(DjangoObjectActions, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/marketing_lists/add_members.html", context)
+
+    def _add_members(self, request, marketing_list: MarketingList, picks: dict) -> None:
+        """Subscribe the picked contacts; when told to, ask the others to confirm by email."""
+        ids = [contact.pk for contact in picks["contacts"]]
+        evidence = {"marketing_list": marketing_list, "source": ADMIN, "actor": request.user}
+        added = services.list_add_members(contact_ids=ids, **evidence)
+        done = f"Subscribed {added} of {len(ids)} contacts to “{marketing_list}”"
+        if added == len(ids):
+            self.message_user(request, f"{done}.", messages.SUCCESS)
+        elif not picks["ask_to_confirm"]:
+            self.message_user(
+                request,
+                f"{done}. The others are members already, asked to confirm, or unsubscribed "
+                "themselves: to ask them, add them again with “Ask them to confirm by email”.",
+                messages.WARNING,
+            )
+        else:
+            try:
+                asked = services.list_ask_to_confirm(contact_ids=ids, **evidence)
+            except services.ListError as exc:
+                self.message_user(request, f"{done}. {exc}", messages.ERROR)
+                return
+            self.message_user(
+                request, f"{done}; asked {asked} to confirm by email.", messages.SUCCESS
+            )
 
 
 @admin.register(ListMembership)
@@ -193,6 +212,7 @@ class ListMembershipAdmin(admin.ModelAdmin):
                     "contact_id", flat=True
                 ),
                 source=ADMIN,
+                actor=request.user,
             )
         self.message_user(request, f"Unsubscribed {removed} members.", messages.SUCCESS)
 
@@ -201,13 +221,13 @@ class ListMembershipAdmin(admin.ModelAdmin):
 class ConsentEventAdmin(admin.ModelAdmin):
     """The consent log is evidence: nobody adds, edits or deletes it here."""
 
-    list_display = ["at", "contact", "list", "action", "source", "ip"]
+    list_display = ["at", "contact", "list", "action", "source", "actor", "ip"]
     list_filter = ["action", "source"]
-    list_select_related = ["contact", "list"]
+    list_select_related = ["contact", "list", "actor"]
     search_fields = ["contact__email"]
     search_help_text = "Email of the contact."
     date_hierarchy = "at"
-    fields = ["at", "contact", "list", "action", "source", "ip", "user_agent"]
+    fields = ["at", "contact", "list", "action", "source", "actor", "ip", "user_agent"]
     readonly_fields = fields
     show_full_result_count = False
 
@@ -240,8 +260,11 @@ class ContactConsentEventInline(ReadOnlyContactInline):
     model = ConsentEvent
     verbose_name = "consent event"
     verbose_name_plural = f"consent history (latest {SHOWN_ON_CONTACT})"
-    fields = ["at", "list", "action", "source", "ip"]
+    fields = ["at", "list", "action", "source", "actor", "ip"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
 
 ContactAdmin.inlines = [

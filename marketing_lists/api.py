@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from contacts.api.exceptions import Refused
+from contacts.api.exceptions import Conflict, DetailSerializer, Refused
 from contacts.api.filters import FilterSet
 from contacts.api.permissions import require_perms, viewable
 from contacts.api.views import ContactFilter
@@ -50,9 +50,23 @@ class SubscriptionRequestSerializer(serializers.Serializer):
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all())
 
 
+class SubscribeRequestSerializer(SubscriptionRequestSerializer):
+    confirm_by_email = serializers.BooleanField(
+        default=False,
+        help_text="Email the contact a link to confirm (double opt-in): the membership is "
+        "`pending` until they do. The only way to subscribe a contact who unsubscribed "
+        "themselves, from this list or from all email.",
+    )
+
+
 # Field errors ({"contact": [...]}) or a refusal ({"detail": ...}).
 CONSENT_REFUSED = OpenApiResponse(
     OpenApiTypes.OBJECT, description="The contact is unknown, or the list refuses the change."
+)
+ONLY_THE_CONTACT = OpenApiResponse(
+    DetailSerializer,
+    description="The contact unsubscribed themselves (from this list or from all email), "
+    "or is asked to confirm: only their confirmation subscribes them (`confirm_by_email`).",
 )
 
 
@@ -114,25 +128,27 @@ class MarketingListViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(memberships.qs)
         return self.get_paginated_response(ListMemberSerializer(page, many=True).data)
 
-    def _consent(self, request, change) -> Response:
-        body = SubscriptionRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+    def _consent(self, request, change, **options) -> Response:
+        """Make ``change`` to the list's membership, on behalf of the user."""
         marketing_list = self.get_object()
         try:
             membership = change(
                 marketing_list=marketing_list,
-                contact=body.validated_data["contact"],
                 source=ConsentEvent.Source.API,
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
+                actor=request.user,
+                **options,
             )
+        except services.ConsentRefused as exc:
+            raise Conflict(str(exc)) from exc
         except services.ListError as exc:
             raise Refused(str(exc)) from exc
         return Response(ListMemberSerializer(membership).data)
 
     @extend_schema(
-        request=SubscriptionRequestSerializer,
-        responses={200: ListMemberSerializer, 400: CONSENT_REFUSED},
+        request=SubscribeRequestSerializer,
+        responses={200: ListMemberSerializer, 400: CONSENT_REFUSED, 409: ONLY_THE_CONTACT},
     )
     @action(
         detail=True,
@@ -140,8 +156,21 @@ class MarketingListViewSet(viewsets.ModelViewSet):
         permission_classes=[require_perms("marketing_lists.change_marketinglist")],
     )
     def subscribe(self, request, pk=None):
-        """Subscribe a contact on their behalf; records a consent event with source ``api``."""
-        return self._consent(request, services.list_subscribe)
+        """Subscribe a contact on their behalf, or ask them to confirm by email.
+
+        Records a consent event with source ``api`` and the acting user. A contact who
+        unsubscribed themselves is never subscribed this way (409): with
+        ``confirm_by_email`` they get a confirmation email and stay ``pending`` until
+        they confirm.
+        """
+        body = SubscribeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._consent(
+            request,
+            services.list_subscribe,
+            contact=body.validated_data["contact"],
+            require_confirmation=body.validated_data["confirm_by_email"],
+        )
 
     @extend_schema(
         request=SubscriptionRequestSerializer,
@@ -154,4 +183,8 @@ class MarketingListViewSet(viewsets.ModelViewSet):
     )
     def unsubscribe(self, request, pk=None):
         """Unsubscribe a contact; records a consent event with source ``api``."""
-        return self._consent(request, services.list_unsubscribe)
+        body = SubscriptionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._consent(
+            request, services.list_unsubscribe, contact=body.validated_data["contact"]
+        )

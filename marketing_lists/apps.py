@@ -6,5 +6,6 @@ class MarketingListsConfig(AppConfig):
     name = "marketing_lists"
 
     def ready(self) -> None:
-        # Connects the signal receivers, and adds this app's part to the contact export.
-        from . import data_rights, receivers  # noqa: F401
+        # Connects the signal receivers, adds this app's part to the contact export, and
+        # installs the consent log as the one way contacts' do_not_email changes.
+        from . import data_rights, receivers, services  # noqa: F401

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from contacts.models import Contact
@@ -85,6 +86,14 @@ class ConsentEvent(models.Model):
     source = models.CharField(max_length=30, choices=Source.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+    # The staff user (admin) or API user who made the change; none for the contact's own.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-at"]

@@ -1,17 +1,26 @@
 """Every change to list membership and email consent goes through here.
 
-Each change writes a ``ConsentEvent`` (who, which list, what, when, from where), and
-a change of who is subscribed is announced with ``list_membership_changed`` once the
-transaction commits. A call that changes nothing writes nothing.
+Each change writes a ``ConsentEvent`` (who, which list, what, when, from where, and the
+user who acted for the contact), and a change of who is subscribed is announced with
+``list_membership_changed`` once the transaction commits. A call that changes nothing
+writes nothing.
+
+Consent belongs to the contact. Staff and integrations (admin, API, imports: any source
+but the contact's own pages) may unsubscribe a contact or set ``do_not_email``, but never
+undo what the contact decided: a contact who left a list themselves, or all email, is
+only subscribed again by their own confirmation (``require_confirmation``: a double
+opt-in email, ``pending`` until they confirm). What the contact decided is read from
+their own consent events, so no later change by staff can stand in for it.
 """
 
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Contact
+from contacts.services import ConsentRefused, EmailConsent, email_consent_keeper
 
 from .confirmation import send_confirmation_email
 from .models import ConsentEvent, ListMembership, MarketingList
@@ -21,8 +30,11 @@ Action = ConsentEvent.Action
 Source = ConsentEvent.Source
 Status = ListMembership.Status
 
-# An unsubscribe the contact made themselves is never undone by staff or an import.
+# Where the contact decides for themselves; every other source acts on their behalf.
 SELF_SERVICE_SOURCES = [Source.SUBSCRIPTION_CENTER, Source.ONE_CLICK]
+# The contact's own decisions: on their pages, or confirming a subscription by email.
+OWN_DECISION = Q(source__in=SELF_SERVICE_SOURCES) | Q(action=Action.CONFIRMED)
+ASK_TO_CONFIRM = "ask them to confirm by email instead"
 BATCH = 1000
 
 
@@ -48,6 +60,7 @@ def _record(
     marketing_list: MarketingList | None = None,
     ip: str | None = None,
     user_agent: str = "",
+    actor=None,
 ) -> ConsentEvent:
     return ConsentEvent.objects.create(
         contact=contact,
@@ -56,7 +69,59 @@ def _record(
         source=source,
         ip=ip or None,
         user_agent=user_agent,
+        actor=actor,
     )
+
+
+def _locked_do_not_email(contact: Contact) -> bool:
+    """The stored ``do_not_email``, with the contact's row locked: whoever changes the
+    contact's consent takes this lock first, so two changes never cross."""
+    return (
+        Contact.objects.select_for_update()
+        .values_list("do_not_email", flat=True)
+        .get(pk=contact.pk)
+    )
+
+
+def _no_email_is_contacts_own(contact: Contact) -> bool:
+    """Whether a set ``do_not_email`` is the contact's own wish.
+
+    Only one that staff set (the latest "unsubscribed from all" came from staff) is
+    theirs to lift; one of unknown origin is treated as the contact's.
+    """
+    latest = (
+        ConsentEvent.objects.filter(
+            contact=contact, action__in=[Action.UNSUBSCRIBED_ALL, Action.RESUBSCRIBED_ALL]
+        )
+        .order_by("-pk")
+        .first()
+    )
+    return (
+        latest is None
+        or latest.action != Action.UNSUBSCRIBED_ALL
+        or latest.source in SELF_SERVICE_SOURCES
+    )
+
+
+def _left_themselves(marketing_list: MarketingList, contact_ids: Iterable[int]) -> QuerySet:
+    """Ids of the contacts whose own latest decision about the list was to leave it."""
+    own = ConsentEvent.objects.filter(OWN_DECISION, list=marketing_list, contact_id__in=contact_ids)
+    latest = own.filter(contact=OuterRef("contact")).order_by("-pk").values("pk")[:1]
+    return own.filter(action=Action.UNSUBSCRIBED, pk=Subquery(latest)).values("contact_id")
+
+
+def _refusal(
+    *, membership: ListMembership, marketing_list: MarketingList, contact: Contact, no_email: bool
+) -> str | None:
+    """Why staff or an integration may not subscribe the contact without asking, or None."""
+    who = f"Contact {contact.pk}"
+    if no_email:
+        return f"{who} does not want marketing email (do_not_email); {ASK_TO_CONFIRM}."
+    if membership.status == Status.PENDING:
+        return f"{who} is asked to confirm by email; only their confirmation subscribes them."
+    if _left_themselves(marketing_list, [contact.pk]).exists():
+        return f"{who} unsubscribed from “{marketing_list}” themselves; {ASK_TO_CONFIRM}."
+    return None
 
 
 def _locked_membership(
@@ -80,17 +145,15 @@ def _set_status(membership: ListMembership, *, status: str, source: str) -> None
     membership.save(update_fields=["status", "source", "subscribed_at", "unsubscribed_at"])
 
 
-def _allow_email_again(*, contact: Contact, source: str, ip: str | None, user_agent: str) -> None:
-    """Joining a list lifts an earlier "unsubscribe from all" (it holds until then)."""
-    blocked = Contact.objects.select_for_update().values_list("do_not_email", flat=True)
-    if not blocked.get(pk=contact.pk):
+def _allow_email_again(*, contact: Contact, **evidence) -> None:
+    """The contact joining a list lifts their earlier "unsubscribe from all" (it holds until
+    then); staff never get here with it set (``_refusal``)."""
+    if not _locked_do_not_email(contact):
         return
     contact.do_not_email = False
     # save() rather than update(): segments re-evaluate contacts on post_save.
     contact.save(update_fields=["do_not_email", "updated_at"])
-    _record(
-        contact=contact, action=Action.RESUBSCRIBED_ALL, source=source, ip=ip, user_agent=user_agent
-    )
+    _record(contact=contact, action=Action.RESUBSCRIBED_ALL, **evidence)
 
 
 @transaction.atomic
@@ -102,17 +165,31 @@ def list_subscribe(
     ip: str | None = None,
     user_agent: str = "",
     require_confirmation: bool = False,
+    actor=None,
 ) -> ListMembership:
     """Subscribe ``contact``, or with ``require_confirmation`` ask them to confirm by email.
 
-    Asking again while a confirmation is pending sends the email again.
+    Asking again while a confirmation is pending sends the email again. Staff and
+    integrations subscribing a contact who said no themselves get ``ConsentRefused``:
+    only asking them to confirm can bring them back.
     """
     if not marketing_list.is_active:
         raise ListError(f"The list “{marketing_list}” is not open for subscriptions.")
+    # The contact's row first, then the membership's, as for every consent change.
+    no_email = _locked_do_not_email(contact)
     membership, _ = _locked_membership(marketing_list=marketing_list, contact=contact)
     if membership.status == Status.SUBSCRIBED:
         return membership
-    evidence = {"contact": contact, "source": source, "ip": ip, "user_agent": user_agent}
+    evidence = dict(contact=contact, source=source, ip=ip, user_agent=user_agent, actor=actor)
+    if not require_confirmation and source not in SELF_SERVICE_SOURCES:
+        refusal = _refusal(
+            membership=membership,
+            marketing_list=marketing_list,
+            contact=contact,
+            no_email=no_email,
+        )
+        if refusal:
+            raise ConsentRefused(refusal)
     if require_confirmation:
         _set_status(membership, status=Status.PENDING, source=source)
         _record(marketing_list=marketing_list, action=Action.PENDING, **evidence)
@@ -135,6 +212,7 @@ def list_confirm(
     Confirming twice is harmless; a link whose subscription was cancelled meanwhile,
     or whose list was closed, is refused.
     """
+    _locked_do_not_email(contact)
     membership = (
         ListMembership.objects.select_for_update()
         .filter(list=marketing_list, contact=contact)
@@ -168,14 +246,16 @@ def list_unsubscribe(
     source: str,
     ip: str | None = None,
     user_agent: str = "",
+    actor=None,
 ) -> ListMembership:
     """Unsubscribe ``contact``; a contact never on the list gets a row saying they left."""
+    _locked_do_not_email(contact)
     membership, created = _locked_membership(marketing_list=marketing_list, contact=contact)
     was = membership.status
     if was == Status.UNSUBSCRIBED and not created:
         return membership
     _set_status(membership, status=Status.UNSUBSCRIBED, source=source)
-    evidence = {"contact": contact, "source": source, "ip": ip, "user_agent": user_agent}
+    evidence = dict(contact=contact, source=source, ip=ip, user_agent=user_agent, actor=actor)
     _record(marketing_list=marketing_list, action=Action.UNSUBSCRIBED, **evidence)
     if was == Status.SUBSCRIBED:
         _announce(list_id=marketing_list.pk, contact_ids=[contact.pk])
@@ -184,25 +264,29 @@ def list_unsubscribe(
 
 @transaction.atomic
 def contact_unsubscribe_all(
-    *, contact: Contact, source: str, ip: str | None = None, user_agent: str = ""
+    *,
+    contact: Contact,
+    source: str,
+    ip: str | None = None,
+    user_agent: str = "",
+    actor=None,
 ) -> None:
     """Stop all marketing email: set ``do_not_email`` and leave every list.
 
-    ``do_not_email`` stays until the contact subscribes to a list again.
+    ``do_not_email`` stays until the contact subscribes to a list again. The contact
+    asking for what staff had already set makes it theirs: recorded, staff cannot lift it.
     """
-    already = (
-        Contact.objects.select_for_update()
-        .values_list("do_not_email", flat=True)
-        .get(pk=contact.pk)
-    )
+    already = _locked_do_not_email(contact)
     memberships = ListMembership.objects.filter(
         contact=contact, status__in=[Status.SUBSCRIBED, Status.PENDING]
     )
     left = list(memberships.select_for_update().values_list("list_id", "status"))
-    evidence = {"contact": contact, "source": source, "ip": ip or None, "user_agent": user_agent}
+    ip = ip or None  # written below without _record, which does the same
+    evidence = dict(contact=contact, source=source, ip=ip, user_agent=user_agent, actor=actor)
     if not already:
         contact.do_not_email = True
         contact.save(update_fields=["do_not_email", "updated_at"])
+    if not already or (source in SELF_SERVICE_SOURCES and not _no_email_is_contacts_own(contact)):
         ConsentEvent.objects.create(action=Action.UNSUBSCRIBED_ALL, **evidence)
     memberships.update(status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), source=source)
     ConsentEvent.objects.bulk_create(
@@ -255,24 +339,25 @@ def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
 
 @transaction.atomic
 def list_add_members(
-    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str
+    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str, actor=None
 ) -> int:
     """Subscribe contacts picked by staff or an import; returns how many were added.
 
-    Left out: members already subscribed or pending, contacts who unsubscribed
-    themselves (from this list, or from all email), and ids of no contact.
+    Left out: members already subscribed or pending, contacts who said no themselves
+    (to this list, or to all email: ``list_ask_to_confirm`` asks them instead), and ids
+    of no contact.
     """
     now = timezone.now()
     added = 0
     for batch in _batches(contact_ids):
         memberships = ListMembership.objects.filter(list=marketing_list, contact_id__in=batch)
-        kept_out = memberships.filter(
-            Q(status__in=[Status.SUBSCRIBED, Status.PENDING])
-            | Q(status=Status.UNSUBSCRIBED, source__in=SELF_SERVICE_SOURCES)
-        )
+        joined = memberships.filter(status__in=[Status.SUBSCRIBED, Status.PENDING])
         eligible = list(
-            Contact.objects.filter(pk__in=batch, do_not_email=False)
-            .exclude(pk__in=kept_out.values("contact_id"))
+            Contact.objects.select_for_update()
+            .filter(pk__in=batch, do_not_email=False)
+            .exclude(pk__in=joined.values("contact_id"))
+            .exclude(pk__in=_left_themselves(marketing_list, batch))
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
         rejoining = memberships.filter(contact_id__in=eligible)
@@ -289,23 +374,47 @@ def list_add_members(
             for contact_id in eligible
             if contact_id not in existing
         )
-        ConsentEvent.objects.bulk_create(
-            ConsentEvent(
-                contact_id=contact_id,
-                list=marketing_list,
-                action=Action.SUBSCRIBED,
-                source=source,
-            )
-            for contact_id in eligible
-        )
+        _record_many(eligible, marketing_list, action=Action.SUBSCRIBED, source=source, actor=actor)
         _announce(list_id=marketing_list.pk, contact_ids=eligible)
         added += len(eligible)
     return added
 
 
+def list_ask_to_confirm(
+    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str, actor=None
+) -> int:
+    """Email each contact who is not subscribed a link to confirm a subscription; returns
+    how many were asked. The way back for those who said no themselves: they are
+    ``pending`` until they confirm, and subscribed only then.
+    """
+    contacts = Contact.objects.filter(pk__in=list(contact_ids)).order_by("pk")
+    asked = 0
+    for contact in contacts.iterator():
+        membership = list_subscribe(
+            marketing_list=marketing_list,
+            contact=contact,
+            source=source,
+            actor=actor,
+            require_confirmation=True,
+        )
+        asked += membership.status == Status.PENDING
+    return asked
+
+
+def _record_many(
+    contact_ids: Iterable[int], marketing_list: MarketingList, *, action: str, source: str, actor
+) -> None:
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(
+            contact_id=contact_id, list=marketing_list, action=action, source=source, actor=actor
+        )
+        for contact_id in contact_ids
+    )
+
+
 @transaction.atomic
 def list_remove_members(
-    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str
+    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str, actor=None
 ) -> int:
     """Unsubscribe members (subscribed or pending); returns how many were removed.
 
@@ -321,14 +430,12 @@ def list_remove_members(
         )
         leaving = list(members.select_for_update().values_list("contact_id", "status"))
         members.update(status=Status.UNSUBSCRIBED, unsubscribed_at=now, source=source)
-        ConsentEvent.objects.bulk_create(
-            ConsentEvent(
-                contact_id=contact_id,
-                list=marketing_list,
-                action=Action.UNSUBSCRIBED,
-                source=source,
-            )
-            for contact_id, _ in leaving
+        _record_many(
+            [pk for pk, _ in leaving],
+            marketing_list,
+            action=Action.UNSUBSCRIBED,
+            source=source,
+            actor=actor,
         )
         _announce(
             list_id=marketing_list.pk,
@@ -336,3 +443,41 @@ def list_remove_members(
         )
         removed += len(leaving)
     return removed
+
+
+class EmailConsentLog(EmailConsent):
+    """``do_not_email`` as staff and integrations change it (contacts' admin and API).
+
+    Setting it is always allowed; lifting it only when staff set it, never when the
+    contact did. Each change is one consent event, with the acting user.
+    """
+
+    def refusal(self, *, contact: Contact, do_not_email: bool) -> str | None:
+        stored = Contact.objects.values_list("do_not_email", flat=True).get(pk=contact.pk)
+        return self._refusal(contact, stored=stored, wanted=do_not_email)
+
+    def change(self, *, contact: Contact, do_not_email: bool, source: str, actor=None) -> None:
+        stored = _locked_do_not_email(contact)
+        contact.do_not_email = stored
+        if stored == do_not_email:
+            return
+        if source not in SELF_SERVICE_SOURCES:
+            refusal = self._refusal(contact, stored=stored, wanted=do_not_email)
+            if refusal:
+                raise ConsentRefused(refusal)
+        contact.do_not_email = do_not_email
+        contact.save(update_fields=["do_not_email", "updated_at"])
+        action = Action.UNSUBSCRIBED_ALL if do_not_email else Action.RESUBSCRIBED_ALL
+        _record(contact=contact, action=action, source=source, actor=actor)
+
+    @staticmethod
+    def _refusal(contact: Contact, *, stored: bool, wanted: bool) -> str | None:
+        if wanted or not stored or not _no_email_is_contacts_own(contact):
+            return None
+        return (
+            f"Contact {contact.pk} unsubscribed from all marketing email themselves; only "
+            "they can undo it, by confirming a subscription: ask them to confirm by email."
+        )
+
+
+email_consent_keeper(EmailConsentLog())

@@ -1,7 +1,7 @@
 """REST API for contacts and accounts: serializers, filters and viewsets."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,8 +9,12 @@ from rest_framework.settings import api_settings
 
 from .. import links, services
 from ..models import Account, Contact
+from .exceptions import Conflict, DetailSerializer
 from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
 from .permissions import require_perms
+
+# Where consent changes made through the API come from, in the consent log.
+SOURCE = "api"
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -85,6 +89,20 @@ class ContactSerializer(ProfileSerializer):
         if others.exists():
             raise serializers.ValidationError("A contact with this email already exists.")
         return value
+
+    def create(self, validated_data) -> Contact:
+        return services.contact_create(
+            contact=Contact(**validated_data), source=SOURCE, actor=self.context["request"].user
+        )
+
+    def update(self, instance: Contact, validated_data) -> Contact:
+        # do_not_email goes through the consent rules: the contact's own opt-out stays.
+        return services.contact_update(
+            contact=instance,
+            changes=validated_data,
+            source=SOURCE,
+            actor=self.context["request"].user,
+        )
 
     def get_subscription_center_url(self, contact: Contact) -> str:
         return links.subscription_center_url(contact, self.context["request"])
@@ -173,6 +191,20 @@ class AccountViewSet(viewsets.ModelViewSet):
     search_fields = ["name", "industry", "city", "external_id"]
 
 
+# Setting do_not_email is recorded in the consent log with the acting user; lifting one
+# the contact set is refused.
+CONSENT_CONFLICT = OpenApiResponse(
+    DetailSerializer,
+    description="do_not_email was set by the contact themselves: only they can lift it, "
+    "by confirming a subscription (lists/{id}/subscribe/ with confirm_by_email).",
+)
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: ContactSerializer, 409: CONSENT_CONFLICT}),
+    update=extend_schema(responses={200: ContactSerializer, 409: CONSENT_CONFLICT}),
+    partial_update=extend_schema(responses={200: ContactSerializer, 409: CONSENT_CONFLICT}),
+)
 class ContactViewSet(viewsets.ModelViewSet):
     queryset = Contact.objects.order_by("id")
     serializer_class = ContactSerializer
@@ -180,6 +212,18 @@ class ContactViewSet(viewsets.ModelViewSet):
     filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, OrderingFilter]
     search_fields = ["email", "first_name", "last_name", "job_title", "external_id"]
     ordering_fields = ["email", "updated_at", "lead_score"]
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    def _save(self, serializer) -> None:
+        try:
+            serializer.save()
+        except services.ConsentRefused as exc:
+            raise Conflict(str(exc)) from exc
 
     def perform_destroy(self, instance):
         services.contact_erase(contact=instance)

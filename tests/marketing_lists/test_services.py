@@ -164,12 +164,14 @@ def test_unsubscribe_all_leaves_every_list_until_the_contact_joins_again(
     # The pending list had no subscribers to lose, so only two lists changed.
     assert sorted(announcements) == sorted([(news.pk, [contact.pk]), (offers.pk, [contact.pk])])
 
-    services.list_subscribe(marketing_list=offers, contact=contact, source=Source.API)
+    services.list_subscribe(
+        marketing_list=offers, contact=contact, source=Source.SUBSCRIPTION_CENTER
+    )
     contact.refresh_from_db()
     assert not contact.do_not_email
     assert events(contact)[-2:] == [
-        (Action.SUBSCRIBED, offers.pk, Source.API),
-        (Action.RESUBSCRIBED_ALL, None, Source.API),
+        (Action.SUBSCRIBED, offers.pk, Source.SUBSCRIPTION_CENTER),
+        (Action.RESUBSCRIBED_ALL, None, Source.SUBSCRIPTION_CENTER),
     ]
     # Only the list joined again; the others stay left.
     assert ListMembership.objects.get(list=news).status == Status.UNSUBSCRIBED
