@@ -281,7 +281,9 @@ SUBSCRIPTION_CENTER = {
     "double_opt_in": env_bool("DOUBLE_OPT_IN", False),
     "rate_limit": os.environ.get("SUBSCRIPTION_RATE_LIMIT", "30/m"),
     "one_click_rate_limit": os.environ.get("ONE_CLICK_RATE_LIMIT", "600/m"),
-    "link_max_age_days": None,
+    # Subscription-center links stop working after this many days (unset or 0: never);
+    # unsubscribe links in emails already sent are never refused for their age.
+    "link_max_age_days": float(os.environ.get("SUBSCRIPTION_LINK_MAX_AGE_DAYS") or 0) or None,
     "confirm_max_age_days": 7,
     "num_proxies": int(os.environ.get("NUM_PROXIES", "0")),
 }

@@ -125,8 +125,8 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     readonly_fields = ["external_id", "created_at", "updated_at"]
     show_full_result_count = False
     inlines = []
-    actions = ["export_selected", "erase_selected"]
-    change_actions = ["export_data", "erase"]
+    actions = ["export_selected", "reset_links_selected", "erase_selected"]
+    change_actions = ["export_data", "reset_links", "erase"]
     fieldsets = [
         ("Identity", {"fields": ["email", ("first_name", "last_name"), "phone", "birth_date"]}),
         ("Company", {"fields": ["account", "job_title"]}),
@@ -168,6 +168,8 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
 
     def get_change_actions(self, request, object_id, form_url):
         shown = ["export_data"]
+        if self.has_change_permission(request):
+            shown.append("reset_links")
         if self.has_delete_permission(request):
             shown.append("erase")
         return shown
@@ -273,3 +275,31 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.contact_erase(contact=obj)
+
+    # --- links --------------------------------------------------------------------------
+
+    @admin.action(
+        description="Reset subscription links of selected contacts", permissions=["change"]
+    )
+    def reset_links_selected(self, request, queryset: QuerySet[Contact]):
+        """For a link that reached the wrong people: every link sent so far stops working."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        count = services.contacts_links_reset(contacts=queryset)
+        self.message_user(
+            request,
+            f"Reset the links of {count} {model_ngettext(self.opts, count)}: the subscription "
+            "center, unsubscribe and confirmation links in emails sent so far no longer work.",
+            messages.SUCCESS,
+        )
+
+    @action(
+        label="Reset subscription links",
+        description="End every subscription center, unsubscribe and confirmation link "
+        "sent to this contact so far",
+        methods=["POST"],
+        button_type="form",
+    )
+    def reset_links(self, request, contact: Contact):
+        self.reset_links_selected(request, self.get_queryset(request).filter(pk=contact.pk))
+        return HttpResponseRedirect(reverse("admin:contacts_contact_change", args=[contact.pk]))

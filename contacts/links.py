@@ -2,8 +2,12 @@
 
 A link carries the contact's random ``public_key`` signed with the site secret, so it
 cannot be guessed or altered, and says nothing about the contact's id even when
-decoded. The pages themselves live in a higher app; this module only knows their URL
-names, so ``contacts`` never imports it.
+decoded. It is signed for the contact's current email address: after a change of
+address, links sent to the earlier one stop working, while those sent to the current
+one keep working. Replacing the public key (``contact_links_reset``) ends them all.
+
+The pages themselves live in a higher app; this module only knows their URL names, so
+``contacts`` never imports it.
 """
 
 import uuid
@@ -17,23 +21,49 @@ from .models import Contact
 SALT = "contacts.links.contact"
 
 
-def contact_token(contact: Contact) -> str:
-    """The signed token that identifies ``contact`` in its public links."""
-    return signing.TimestampSigner(salt=SALT).sign(contact.public_key.hex)
+def _signer(contact: Contact, purpose: str) -> signing.TimestampSigner:
+    """Signs for one purpose and one address: a link dies when the contact's email changes.
+
+    The address only feeds the signing key; it never appears in the link.
+    """
+    return signing.TimestampSigner(salt=f"{purpose}:{contact.email.lower()}")
 
 
-def contact_from_token(token: str, *, max_age: float | None = None) -> Contact:
+def contact_token(contact: Contact, *, purpose: str = SALT, data: str = "") -> str:
+    """The signed token that identifies ``contact`` in its public links.
+
+    ``data`` (no colons) travels signed with it, for links about one thing (a list).
+    """
+    value = f"{contact.public_key.hex}.{data}" if data else contact.public_key.hex
+    return _signer(contact, purpose).sign(value)
+
+
+def contact_from_token(token: str, *, max_age: float | None = None, purpose: str = SALT) -> Contact:
     """The contact a token was made for.
 
     Raises ``BadSignature`` (``SignatureExpired`` when older than ``max_age`` seconds)
     for any token that does not lead to a contact, a deleted one included, so callers
     have a single failure to handle and learn nothing about which contacts exist.
     """
-    value = signing.TimestampSigner(salt=SALT).unsign(token, max_age=max_age)
+    return contact_and_data_from_token(token, max_age=max_age, purpose=purpose)[0]
+
+
+def contact_and_data_from_token(
+    token: str, *, max_age: float | None = None, purpose: str = SALT
+) -> tuple[Contact, str]:
+    """The contact a token was made for and the ``data`` signed with it.
+
+    The key is read before the signature is checked, since the contact's address is
+    part of the signing key; a link made for an earlier address, or before
+    ``contact_links_reset``, fails the check.
+    """
+    key, _, data = token.split(":", 1)[0].partition(".")
     try:
-        return Contact.objects.get(public_key=uuid.UUID(hex=value))
+        contact = Contact.objects.get(public_key=uuid.UUID(hex=key))
     except (ValueError, Contact.DoesNotExist) as exc:
         raise signing.BadSignature("The link does not lead to a contact.") from exc
+    _signer(contact, purpose).unsign(token, max_age=max_age)
+    return contact, data
 
 
 def _absolute(path: str, request=None) -> str:

@@ -1,4 +1,4 @@
-"""Writing contacts and their consent to email; data rights.
+"""Writing contacts, their consent to email and their links; data rights.
 
 Contacts is the lowest app, so it cannot know what the others store about a contact.
 Each contributes a section to the export with ``export_section`` when it is ready.
@@ -15,6 +15,7 @@ which route ``do_not_email`` through it.
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -149,7 +150,7 @@ def _as_text(counts: Counts) -> str:
     return ",".join(f"{label}:{count}" for label, count in counts.items()) or "-"
 
 
-# --- writes: profile and consent to email -------------------------------------------------
+# --- writes: profile, consent to email, links ---------------------------------------------
 
 
 class ConsentRefused(Exception):
@@ -229,3 +230,18 @@ def contact_update(
             setattr(contact, name, value)
         contact.save(update_fields=[*changes, "updated_at"])
     return contact
+
+
+def contacts_links_reset(*, contacts: models.QuerySet[Contact]) -> int:
+    """End every public link sent to ``contacts`` (subscription center, unsubscribe,
+    confirmation) by giving each a new key; returns how many were reset.
+
+    ``updated_at`` moves too, so integrations that sync by it fetch the new links.
+    """
+    now = timezone.now()
+    renewed = [
+        Contact(pk=pk, public_key=uuid.uuid4(), updated_at=now)
+        for pk in contacts.values_list("pk", flat=True)
+    ]
+    Contact.objects.bulk_update(renewed, ["public_key", "updated_at"], batch_size=1000)
+    return len(renewed)

@@ -1,14 +1,12 @@
 """Double opt-in: the signed confirmation link and the email that carries it."""
 
-import uuid
-
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from contacts.links import subscription_center_url
+from contacts.links import contact_and_data_from_token, contact_token, subscription_center_url
 from contacts.models import Contact
 
 from .conf import center_settings, days_to_seconds
@@ -18,8 +16,9 @@ SALT = "marketing_lists.confirm"
 
 
 def confirmation_token(membership: ListMembership) -> str:
-    """Signs the contact's public key and the list: the link confirms that pair only."""
-    return signing.dumps([membership.contact.public_key.hex, membership.list_id], salt=SALT)
+    """Signs the contact's link key and the list: the link confirms that pair only, and
+    only while the contact keeps the address it was sent to."""
+    return contact_token(membership.contact, purpose=SALT, data=str(membership.list_id))
 
 
 def confirmation_url(membership: ListMembership) -> str:
@@ -33,13 +32,10 @@ def confirmation_from_token(token: str) -> tuple[Contact, MarketingList]:
     Raises ``BadSignature`` for a tampered, expired or dangling link.
     """
     max_age = days_to_seconds(center_settings()["confirm_max_age_days"])
+    contact, list_id = contact_and_data_from_token(token, max_age=max_age, purpose=SALT)
     try:
-        public_key, list_id = signing.loads(token, salt=SALT, max_age=max_age)
-        return (
-            Contact.objects.get(public_key=uuid.UUID(hex=public_key)),
-            MarketingList.objects.get(pk=list_id),
-        )
-    except (TypeError, ValueError, Contact.DoesNotExist, MarketingList.DoesNotExist) as exc:
+        return contact, MarketingList.objects.get(pk=int(list_id))
+    except (ValueError, MarketingList.DoesNotExist) as exc:
         raise signing.BadSignature("The link does not lead to a subscription.") from exc
 
 

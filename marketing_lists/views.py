@@ -1,7 +1,13 @@
 """The public subscription center: no login, the signed link is the key.
 
 Every page is rate limited per client, never cached, and answers a bad link with
-the same page whatever the reason, so it tells nothing about any contact.
+the same page whatever the reason, so it tells nothing about any contact. Lists are
+named only when they are open subscription lists, by their public name: any other list
+id in a link (static, closed, unknown) gets the same answer, so ids tell nothing either.
+
+Links die when the contact's email changes or their links are reset (``contacts.links``).
+``link_max_age_days`` also ends subscription-center links after that many days, but not
+unsubscribe links: those in emails already sent must keep working.
 """
 
 from collections.abc import Callable
@@ -21,7 +27,7 @@ from .conf import branding, center_settings, days_to_seconds
 from .confirmation import confirmation_from_token
 from .forms import SubscriptionForm
 from .models import ConsentEvent, MarketingList
-from .selectors import contact_subscription_choices
+from .selectors import contact_subscription_choices, public_lists
 from .throttling import client_ip, rate_limit
 
 Source = ConsentEvent.Source
@@ -52,19 +58,25 @@ def _evidence(request: HttpRequest) -> dict:
     return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:1000]}
 
 
-def with_contact(view: Callable) -> Callable:
-    """Turn the signed ``token`` into its contact, or answer with the bad-link page."""
+def with_contact(view: Callable | None = None, *, expires: bool = True) -> Callable:
+    """Turn the signed ``token`` into its contact, or answer with the bad-link page.
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
-        max_age = days_to_seconds(center_settings()["link_max_age_days"])
-        try:
-            contact = contact_from_token(token, max_age=max_age)
-        except BadSignature:
-            return _invalid_link(request)
-        return view(request, token=token, contact=contact, **kwargs)
+    With ``expires`` the link also fails after ``link_max_age_days``.
+    """
 
-    return wrapper
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
+            max_age = days_to_seconds(center_settings()["link_max_age_days"]) if expires else None
+            try:
+                contact = contact_from_token(token, max_age=max_age)
+            except BadSignature:
+                return _invalid_link(request)
+            return view(request, token=token, contact=contact, **kwargs)
+
+        return wrapper
+
+    return decorator(view) if view is not None else decorator
 
 
 def public(view: Callable) -> Callable:
@@ -120,55 +132,47 @@ def unsubscribe(request: HttpRequest, token: str, list_id: int | None = None) ->
     return _unsubscribe_page(request, token=token, list_id=list_id)
 
 
-def _target_list(list_id: int | None) -> MarketingList | None:
-    """The list to leave; ``None`` means all email. Raises DoesNotExist for a gone list."""
-    return None if list_id is None else MarketingList.objects.get(pk=list_id)
+def _leave(request: HttpRequest, *, contact, list_id: int | None, source: str) -> None:
+    """Leave the list, whatever its kind (the contact got mail from it), or all email.
 
-
-def _leave(request: HttpRequest, *, contact, marketing_list, source: str) -> None:
-    if marketing_list is None:
+    An id of no list leaves nothing, and looks the same.
+    """
+    if list_id is None:
         services.contact_unsubscribe_all(contact=contact, source=source, **_evidence(request))
-    else:
+        return
+    marketing_list = MarketingList.objects.filter(pk=list_id).first()
+    if marketing_list is not None:
         services.list_unsubscribe(
             marketing_list=marketing_list, contact=contact, source=source, **_evidence(request)
         )
 
 
+def _shown_list(list_id: int | None) -> dict:
+    """How the page names what is left: an open subscription list by its public name;
+    any other list as "this mailing list", the same for an id of no list."""
+    shown = public_lists().filter(pk=list_id).first() if list_id is not None else None
+    return {"one_list": list_id is not None, "marketing_list": shown}
+
+
 @never_cache
 @rate_limit("one_click_rate_limit")
-@with_contact
+@with_contact(expires=False)
 def _one_click(request: HttpRequest, *, token: str, contact, list_id: int | None) -> HttpResponse:
-    try:
-        marketing_list = _target_list(list_id)
-    except MarketingList.DoesNotExist:
-        return HttpResponse("Unknown list.", status=404, content_type="text/plain")
-    _leave(request, contact=contact, marketing_list=marketing_list, source=Source.ONE_CLICK)
+    _leave(request, contact=contact, list_id=list_id, source=Source.ONE_CLICK)
     return HttpResponse("Unsubscribed.", content_type="text/plain")
 
 
 @csrf_protect
 @public
-@with_contact
+@with_contact(expires=False)
 def _unsubscribe_page(
     request: HttpRequest, *, token: str, contact, list_id: int | None
 ) -> HttpResponse:
-    try:
-        marketing_list = _target_list(list_id)
-    except MarketingList.DoesNotExist:
-        return _invalid_link(request, status=404)
     if request.method == "POST":
-        _leave(
-            request,
-            contact=contact,
-            marketing_list=marketing_list,
-            source=Source.SUBSCRIPTION_CENTER,
-        )
-        return _render(
-            request,
-            "subscriptions/unsubscribed.html",
-            {"marketing_list": marketing_list, "token": token},
-        )
-    context = {"contact": contact, "marketing_list": marketing_list}
+        _leave(request, contact=contact, list_id=list_id, source=Source.SUBSCRIPTION_CENTER)
+        context = {**_shown_list(list_id), "token": token}
+        return _render(request, "subscriptions/unsubscribed.html", context)
+    context = {**_shown_list(list_id), "contact": contact}
     return _render(request, "subscriptions/unsubscribe.html", context)
 
 

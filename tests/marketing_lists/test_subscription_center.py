@@ -173,14 +173,49 @@ def test_unsubscribe_page_asks_first_and_its_button_needs_csrf(ada, lists):
     assert ConsentEvent.objects.filter(source=Source.SUBSCRIPTION_CENTER).count() == 1
 
 
-def test_unsubscribe_from_a_deleted_list_is_a_clear_404(client, ada, lists):
-    url = unsubscribe_url(ada, lists["news"])
-    lists["news"].delete()
-    response = client.get(url)
-    assert response.status_code == 404
-    assert "ada@example.com" not in response.content.decode()
-    one_click = client.post(url, {"List-Unsubscribe": "One-Click"})
-    assert one_click.status_code == 404
+def _without_csrf(page: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def test_list_ids_that_are_not_open_subscription_lists_all_look_the_same(ada, lists, make_list):
+    """Static, closed and unknown list ids: the same pages, naming no list."""
+    trade_show = make_list(name="Trade show leads", kind="static")
+    services.list_add_members(marketing_list=trade_show, contact_ids=[ada.pk], source="import")
+    deleted = make_list(name="Gone")
+    deleted_id = deleted.pk
+    deleted.delete()
+    hidden = {"static": trade_show.pk, "closed": lists["closed"].pk, "unknown": deleted_id}
+    names = ("Trade show leads", "Old digest", "closed", "VIP picks", "vips", "Gone")
+
+    answers = {}
+    for kind, list_id in hidden.items():
+        url = reverse(
+            "subscriptions:unsubscribe_list",
+            kwargs={"token": contact_token(ada), "list_id": list_id},
+        )
+        page = Client().get(url)
+        done = Client().post(url)
+        one_click = Client().post(url, {"List-Unsubscribe": "One-Click"})
+        answers[kind] = [
+            (response.status_code, _without_csrf(response.content.decode()))
+            for response in (page, done, one_click)
+        ]
+        for _, content in answers[kind]:
+            assert not any(name in content for name in names), kind
+
+    assert answers["static"] == answers["closed"] == answers["unknown"]
+    (page_status, page), (done_status, done), (one_click_status, _) = answers["static"]
+    assert (page_status, done_status, one_click_status) == (200, 200, 200)
+    assert "Unsubscribe from this mailing list?" in page
+    assert "You will no longer receive this mailing list." in done
+    # The contact's wish is kept, even for a list the page does not name.
+    assert statuses(ada)["Trade show leads"] == Status.UNSUBSCRIBED
+
+
+def test_an_open_subscription_list_is_named_by_its_public_name(client, ada, lists):
+    page = client.get(unsubscribe_url(ada, lists["news"])).content.decode()
+    assert "Unsubscribe from Monthly news?" in page
+    assert "news-2026" not in page
 
 
 def _tampered(contact) -> str:
