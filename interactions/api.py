@@ -154,8 +154,9 @@ class InteractionPagination(pagination.BasePagination):
             occurred_at = datetime.datetime.fromisoformat(at)
             if occurred_at.tzinfo is None:
                 raise ValueError("naive position")
-            return backwards == "1", occurred_at, int(pk)
-        except ValueError as exc:
+            # In UTC: PostgreSQL refuses offsets past ±15:59 that Python reads.
+            return backwards == "1", occurred_at.astimezone(datetime.UTC), int(pk)
+        except (ValueError, OverflowError) as exc:  # OverflowError: past year 1 or 9999 in UTC
             raise NotFound("Invalid cursor.") from exc
 
 

@@ -186,10 +186,30 @@ def encoded(position: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["nonsense", encoded("1|x|1"), encoded("0|2026-01-01T00:00:00|1"), encoded("0|1")]
+    "cursor",
+    [
+        "nonsense",
+        encoded("1|x|1"),
+        encoded("0|2026-01-01T00:00:00|1"),
+        encoded("0|1"),
+        encoded("0|0001-01-01T00:00:00+14:00|1"),  # before year 1 in UTC
+        encoded("1|9999-12-31T23:59:59-14:00|1"),  # after year 9999 in UTC
+    ],
 )
 def test_a_tampered_cursor_is_a_404(api, cursor):
-    assert api.get(f"{URL}?cursor={cursor}").status_code == 404
+    response = api.get(f"{URL}?cursor={cursor}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor."}
+
+
+def test_a_cursor_with_an_offset_postgresql_refuses_is_still_a_position(api, make_contact):
+    contact = make_contact()
+    api.post(URL, [record(contact, 1, occurred_at="2026-01-01T12:00:00Z")], format="json")
+    # 2026-01-01T00:01Z: the interaction at noon is after it, so none is older.
+    cursor = encoded("0|2026-01-01T23:59:00+23:58|999999")
+    assert api.get(f"{URL}?cursor={cursor}").json()["results"] == []
+    back = api.get(f"{URL}?cursor={encoded('1|2026-01-01T23:59:00+23:58|0')}").json()
+    assert [r["external_id"] for r in back["results"]] == ["esp-1"]
 
 
 def test_a_cursor_past_any_id_is_an_empty_page(api):
