@@ -254,6 +254,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# The API reads a JSON body of at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (Django's 2.5 MB),
+# an interaction batch (POST /api/v1/interactions/) of at most this; larger ones get a 413.
+INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 
 # OpenAPI schema and docs; the Swagger UI and Redoc assets come from the sidecar
 # package as static files, so the docs work without network access.

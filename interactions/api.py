@@ -3,6 +3,7 @@
 import base64
 import datetime
 
+from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -18,6 +19,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from contacts.api.exceptions import DetailSerializer
 from contacts.api.filters import FilterSet
+from contacts.api.parsers import JSONParser
 
 from .models import Interaction
 from .services import MAX_BATCH, IngestError, interactions_ingest
@@ -57,6 +59,12 @@ INGEST_ERRORS = inline_serializer(
         )
     },
 )
+
+
+class BatchParser(JSONParser):
+    """A batch of 10,000 records with their properties outgrows Django's 2.5 MB default."""
+
+    max_body_setting = "INGEST_MAX_BODY_BYTES"
 
 
 class InteractionFilter(FilterSet):
@@ -167,6 +175,7 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter
     pagination_class = InteractionPagination
+    parser_classes = [BatchParser]
 
     @extend_schema(
         request=PolymorphicProxySerializer(
@@ -188,9 +197,14 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                     "itself is no interaction or array of them ({'detail': ...})."
                 ),
             ),
+            413: OpenApiResponse(
+                DetailSerializer,
+                description="The body is larger than the ingest limit (INGEST_MAX_BODY_BYTES).",
+            ),
         },
         description=(
-            f"Store one interaction (an object) or up to {MAX_BATCH:,} (an array). The batch "
+            f"Store one interaction (an object) or up to {MAX_BATCH:,} (an array), in a body of "
+            f"at most {settings.INGEST_MAX_BODY_BYTES:,} bytes. The batch "
             "is stored whole or refused whole; a record whose external_id is already stored "
             "is skipped, so re-sending a batch is safe."
         ),

@@ -25,3 +25,10 @@ class DetailSerializer(serializers.Serializer):
     """The body of a refusal or a conflict, for the schema."""
 
     detail = serializers.CharField()
+
+
+class TooLarge(exceptions.APIException):
+    """The request body is over the size limit."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
