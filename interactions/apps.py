@@ -6,4 +6,5 @@ class InteractionsConfig(AppConfig):
     name = "interactions"
 
     def ready(self) -> None:
-        from . import data_rights  # noqa: F401  (adds its part to the contact export)
+        # data_rights adds its part to the contact export; receivers follow contacts' deletion.
+        from . import data_rights, receivers  # noqa: F401

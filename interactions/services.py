@@ -144,13 +144,15 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     """Store interactions; refuse the whole batch if any record is invalid.
 
     A record whose ``external_id`` is already stored (or repeats earlier in the
-    batch) is skipped, so re-sending a batch stores nothing twice.
+    batch) is skipped, so re-sending a batch stores nothing twice. A contact being
+    erased meanwhile is erased first (its records are refused by index) or after the
+    batch commits (its new interactions go with it).
     """
     records = list(records)
     if len(records) > MAX_BATCH:
         raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
-    known = _existing_contacts(_claimed_contacts(records))
     with transaction.atomic():
+        known = _existing_contacts(_claimed_contacts(records))
         if connection.vendor == "postgresql":
             rows, stored = _copy_checking(records, known)
         else:
@@ -187,12 +189,22 @@ def _valid_rows(records: list[Any], known: set[int]) -> list[Row]:
 
 
 def _existing_contacts(contact_ids: set[int]) -> set[int]:
+    """Those of ``contact_ids`` that exist, kept from deletion until the transaction ends.
+
+    On PostgreSQL, ``FOR KEY SHARE`` (what the foreign key's own check takes; no
+    obstacle to editing a contact) makes a deletion that starts now wait for the batch
+    (``receivers.contact_deleting``), and one under way finish first, so that its
+    contact's records are refused by index rather than failing the foreign key at commit.
+    """
     if connection.vendor != "postgresql":
         return set(Contact.objects.filter(pk__in=contact_ids).values_list("pk", flat=True))
     # One array parameter: a 10,000-item IN list costs PostgreSQL more to plan than to run.
     with connection.cursor() as cursor:
         table = connection.ops.quote_name(Contact._meta.db_table)
-        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [sorted(contact_ids)])
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [sorted(contact_ids)],
+        )
         return {row[0] for row in cursor.fetchall()}
 
 
