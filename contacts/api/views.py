@@ -1,6 +1,7 @@
 """REST API for contacts and accounts: serializers, filters and viewsets."""
 
 import django_filters
+from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -19,6 +20,17 @@ SOURCE = "api"
 
 class ProfileSerializer(serializers.ModelSerializer):
     """What accounts and contacts share: custom attributes and an optional external id."""
+
+    def save(self, **kwargs):
+        # Validation checks that the email and external id are free, but a concurrent
+        # request may take one before this saves: the database refuses it then, and
+        # validating again, now that the other row is committed, names the field (400).
+        try:
+            with transaction.atomic():
+                return super().save(**kwargs)
+        except IntegrityError:
+            self.to_internal_value(self.initial_data)
+            raise
 
     def validate_attributes(self, value):
         # Segment definitions address custom attributes by key.
