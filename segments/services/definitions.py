@@ -15,8 +15,16 @@ from ..engine import (
 from ..models import Segment
 
 
-def _check_references(refs: References, *, segment: Segment | None) -> tuple[dict, dict]:
-    live = dict(Segment.objects.filter(pk__in=refs.segments).values_list("pk", "status"))
+def _check_references(
+    refs: References, *, segment: Segment | None, lock: bool
+) -> tuple[dict, dict]:
+    used = Segment.objects.filter(pk__in=refs.segments)
+    if lock:
+        # Locked until commit, so a used segment cannot be stopped or deleted once found
+        # live; in id order, as change-driven evaluations lock, so neither deadlocks.
+        # Under READ COMMITTED a row locked after waiting is read as last committed.
+        used = used.select_for_update().order_by("pk")
+    live = dict(used.values_list("pk", "status"))
     segment_problems = {}
     for ref in sorted(refs.segments):
         if segment is not None and ref == segment.pk:
@@ -47,9 +55,17 @@ def _reaches(start: int, target: int) -> bool:
 
 
 def definition_validate(
-    *, definition: Any, kind: str = Segment.Kind.DYNAMIC, segment: Segment | None = None
+    *,
+    definition: Any,
+    kind: str = Segment.Kind.DYNAMIC,
+    segment: Segment | None = None,
+    lock_used: bool = False,
 ) -> References:
-    """Validate a definition and its references; raise DefinitionError naming each bad part."""
+    """Validate a definition and its references; raise DefinitionError naming each bad part.
+
+    With ``lock_used`` (in a transaction that stores the definition) the segments it
+    uses stay locked, and so live, until the transaction ends.
+    """
     if kind == Segment.Kind.STATIC:
         if definition not in (None, {}):
             raise DefinitionError([Problem("", "a static segment has no definition")])
@@ -57,7 +73,7 @@ def definition_validate(
     return validate_definition(
         definition,
         kind=kind,
-        check_references=lambda refs: _check_references(refs, segment=segment),
+        check_references=lambda refs: _check_references(refs, segment=segment, lock=lock_used),
     )
 
 
