@@ -1,8 +1,11 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from contacts.models import Contact
 from marketing_lists.models import MarketingList
+
+MAX_REFRESH_INTERVAL_MINUTES = 7 * 24 * 60
 
 
 class Segment(models.Model):
@@ -32,7 +35,16 @@ class Segment(models.Model):
         max_length=64, default="UTC", help_text="Relative dates count whole days in this zone."
     )
     refresh_interval_minutes = models.PositiveIntegerField(
-        default=60, help_text="How often a live dynamic segment is fully re-evaluated."
+        default=60,
+        validators=[
+            MinValueValidator(1, "The refresh interval is at least 1 minute."),
+            MaxValueValidator(
+                MAX_REFRESH_INTERVAL_MINUTES,
+                "The refresh interval is at most 7 days (10080 minutes).",
+            ),
+        ],
+        help_text="How often, in minutes (1 to 10080, 7 days), a live dynamic segment is fully "
+        "re-evaluated.",
     )
     member_count = models.PositiveIntegerField(default=0)
     evaluation_state = models.CharField(

@@ -191,14 +191,24 @@ def segments_refresh_due(*, now=None) -> int:
     now = now or timezone.now()
     queued = 0
     for segment in live_segments_in_dependency_order():
-        due = segment.last_evaluated_at is None or (
-            segment.last_evaluated_at
-            <= now - timezone.timedelta(minutes=segment.refresh_interval_minutes)
-        )
-        died = _evaluation_died(segment)
-        if died:
-            _mark_interrupted(segment, started_before=now)
-        if due or died or segment.evaluation_state == Segment.EvaluationState.FAILED:
-            enqueue_evaluation(segment, Evaluation.Trigger.SCHEDULE)
-            queued += 1
+        try:
+            queued += _refresh_if_due(segment, now)
+        except Exception:
+            # One segment that cannot be judged or queued (a broker error, or with tasks
+            # run in-line, an evaluation that fails) must not keep the others waiting.
+            logger.exception("scheduled refresh failed", extra={"segment": segment.pk})
     return queued
+
+
+def _refresh_if_due(segment: Segment, now: datetime.datetime) -> int:
+    due = segment.last_evaluated_at is None or (
+        segment.last_evaluated_at
+        <= now - timezone.timedelta(minutes=segment.refresh_interval_minutes)
+    )
+    died = _evaluation_died(segment)
+    if died:
+        _mark_interrupted(segment, started_before=now)
+    if due or died or segment.evaluation_state == Segment.EvaluationState.FAILED:
+        enqueue_evaluation(segment, Evaluation.Trigger.SCHEDULE)
+        return 1
+    return 0
