@@ -7,8 +7,12 @@ HTTP to service calls and service errors to HTTP:
   path being inside the definition (``blocks[1].where.all[0].op``) and
   ``non_field_errors`` for the definition as a whole; a bad condition given to
   ``members/add/`` or ``members/remove/`` is reported the same way under ``where``;
-- a segment that is live and locked, or used by a live segment -> 409
-  ``{"detail": "message"}``; any other refused operation -> 400 ``{"detail": ...}``.
+- a segment that is live and locked, or used by a live segment, or the members or
+  changes of a segment that is not live -> 409 ``{"detail": "message"}``; any other
+  refused operation -> 400 ``{"detail": ...}``.
+
+Members, their changes and estimates reveal contact data: they take
+``contacts.view_contact`` on top of the segment permission (``segments.permissions``).
 """
 
 from collections.abc import Iterator
@@ -37,7 +41,8 @@ from contacts.api.views import ContactFilter
 from . import services
 from .engine import DefinitionError
 from .engine.registry import registry_as_json
-from .models import MembershipChange, Segment, SegmentMembership
+from .models import MembershipChange, Segment
+from .permissions import MEMBERS_DENIED, SeesMembers, may_see_members
 
 DEFINITION_HELP = (
     "The segment definition (grammar version 1): {'version': 1, 'blocks': [...]}. "
@@ -67,7 +72,7 @@ def service_errors(field: str = "definition") -> Iterator[None]:
         yield
     except DefinitionError as exc:
         raise exceptions.ValidationError(definition_errors(exc, field)) from exc
-    except (services.SegmentInUse, services.SegmentLocked) as exc:
+    except (services.SegmentInUse, services.SegmentLocked, services.SegmentNotLive) as exc:
         raise Conflict(str(exc)) from exc
     except services.SegmentError as exc:
         raise Refused(str(exc)) from exc
@@ -185,9 +190,12 @@ class SegmentFilter(FilterSet):
 
 @extend_schema_field(OpenApiTypes.INT)
 def members_of(queryset: QuerySet, name: str, segment: Segment) -> QuerySet:
-    """Contacts in ``segment``: a semi-join, so each contact is listed once."""
-    memberships = SegmentMembership.objects.filter(segment=segment, contact=OuterRef("pk"))
-    return queryset.filter(Exists(memberships))
+    """Contacts in live ``segment``: a semi-join, so each contact is listed once."""
+    try:
+        memberships = services.segment_members(segment=segment)
+    except services.SegmentNotLive as exc:
+        raise exceptions.ValidationError({name: [str(exc)]}) from exc
+    return queryset.filter(Exists(memberships.filter(contact=OuterRef("pk"))))
 
 
 ContactFilter.contribute(
@@ -195,9 +203,17 @@ ContactFilter.contribute(
     django_filters.ModelChoiceFilter(
         queryset=viewable(Segment),
         method=members_of,
-        label="Members of this segment (id).",
+        label="Members of this live segment (id); a segment that is not live is a 400.",
         error_messages={"invalid_choice": "No segment with this id that you may view."},
     ),
+)
+
+
+# Members, changes and estimates: the segment permission, and contacts.view_contact.
+MEMBER_DATA = [require_perms("segments.view_segment"), SeesMembers]
+NOT_LIVE = OpenApiResponse(DetailSerializer, description="The segment is not live.")
+NO_CONTACT_VIEW = OpenApiResponse(
+    DetailSerializer, description="Needs segments.view_segment and contacts.view_contact."
 )
 
 
@@ -285,12 +301,11 @@ class SegmentViewSet(viewsets.ModelViewSet):
         segment.refresh_from_db()
         return self._respond(segment, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: CountSerializer, 400: OpenApiTypes.OBJECT})
-    @action(
-        detail=True,
-        methods=["post"],
-        permission_classes=[require_perms("segments.view_segment")],
+    @extend_schema(
+        request=None,
+        responses={200: CountSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
     )
+    @action(detail=True, methods=["post"], permission_classes=MEMBER_DATA)
     def estimate(self, request, pk=None):
         """How many contacts the saved definition selects right now."""
         with service_errors():
@@ -299,14 +314,9 @@ class SegmentViewSet(viewsets.ModelViewSet):
     @extend_schema(
         operation_id="segments_estimate_definition",
         request=DefinitionEstimateSerializer,
-        responses={200: CountSerializer, 400: OpenApiTypes.OBJECT},
+        responses={200: CountSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
     )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="estimate",
-        permission_classes=[require_perms("segments.view_segment")],
-    )
+    @action(detail=False, methods=["post"], url_path="estimate", permission_classes=MEMBER_DATA)
     def estimate_definition(self, request):
         """How many contacts an unsaved definition would select right now."""
         query = DefinitionEstimateSerializer(data=request.data)
@@ -315,13 +325,20 @@ class SegmentViewSet(viewsets.ModelViewSet):
             count = services.definition_estimate(**query.validated_data)
         return Response({"count": count})
 
-    @extend_schema(responses=MemberSerializer(many=True))
-    @action(detail=True, pagination_class=MemberPagination, filter_backends=[])
+    @extend_schema(
+        responses={200: MemberSerializer(many=True), 403: NO_CONTACT_VIEW, 409: NOT_LIVE}
+    )
+    @action(
+        detail=True,
+        pagination_class=MemberPagination,
+        filter_backends=[],
+        permission_classes=MEMBER_DATA,
+    )
     def members(self, request, pk=None):
-        """Current members, ordered by contact id."""
-        memberships = SegmentMembership.objects.filter(segment=self.get_object()).values(
-            "contact_id", "added_at", email=F("contact__email")
-        )
+        """Current members of a live segment, ordered by contact id."""
+        with service_errors():
+            memberships = services.segment_members(segment=self.get_object())
+        memberships = memberships.values("contact_id", "added_at", email=F("contact__email"))
         page = self.paginate_queryset(memberships)
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
 
@@ -333,16 +350,22 @@ class SegmentViewSet(viewsets.ModelViewSet):
                 description="Only changes at or after this time (ISO 8601).",
             )
         ],
-        responses=ChangeSerializer(many=True),
+        responses={200: ChangeSerializer(many=True), 403: NO_CONTACT_VIEW, 409: NOT_LIVE},
     )
-    @action(detail=True, pagination_class=ChangePagination, filter_backends=[])
+    @action(
+        detail=True,
+        pagination_class=ChangePagination,
+        filter_backends=[],
+        permission_classes=MEMBER_DATA,
+    )
     def changes(self, request, pk=None):
-        """Membership changes, oldest first."""
+        """Membership changes of a live segment, oldest first."""
         query = ChangesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        changes = MembershipChange.objects.filter(segment=self.get_object())
-        if "since" in query.validated_data:
-            changes = changes.filter(at__gte=query.validated_data["since"])
+        with service_errors():
+            changes = services.segment_changes(
+                segment=self.get_object(), since=query.validated_data.get("since")
+            )
         changes = changes.values("id", "contact_id", "change", "at", email=F("contact__email"))
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(ChangeSerializer(page, many=True).data)
@@ -350,6 +373,9 @@ class SegmentViewSet(viewsets.ModelViewSet):
     def _static_change(self, request, change) -> Response:
         body = StaticChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        # Changing members by a condition tells how many contacts it selects: an estimate.
+        if "where" in body.validated_data and not may_see_members(request.user):
+            raise exceptions.PermissionDenied(MEMBERS_DENIED)
         with service_errors(field="where"):
             changed = change(
                 segment=self.get_object(),

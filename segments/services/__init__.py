@@ -8,6 +8,7 @@ business rule of its own. One module per concern, one import surface here:
 - ``evaluation``: full evaluation of one segment, its queueing and the refresh schedule
 - ``change_driven``: a few changed contacts re-evaluated across the live segments
 - ``static``: static segments edited by id or by a profile condition
+- ``members``: a live segment's members and changes, as served to integrations
 
 They may import the engine, the models and the lower apps; never the admin, the API
 or the tasks.
@@ -16,7 +17,7 @@ or the tasks.
 from ..engine import DefinitionError
 from .change_driven import contacts_evaluate
 from .definitions import definition_estimate, definition_validate, segment_estimate
-from .errors import SegmentError, SegmentInUse, SegmentLocked
+from .errors import SegmentError, SegmentInUse, SegmentLocked, SegmentNotLive
 from .evaluation import live_segments_in_dependency_order, segment_evaluate, segments_refresh_due
 from .lifecycle import (
     EDITABLE_FIELDS,
@@ -29,6 +30,7 @@ from .lifecycle import (
     segment_stop,
     segment_update,
 )
+from .members import segment_changes, segment_members
 from .static import static_segment_add, static_segment_preview, static_segment_remove
 
 __all__ = [
@@ -38,16 +40,19 @@ __all__ = [
     "SegmentError",
     "SegmentInUse",
     "SegmentLocked",
+    "SegmentNotLive",
     "contacts_evaluate",
     "definition_estimate",
     "definition_validate",
     "live_segments_in_dependency_order",
+    "segment_changes",
     "segment_create",
     "segment_delete",
     "segment_estimate",
     "segment_evaluate",
     "segment_go_live",
     "segment_live_users",
+    "segment_members",
     "segment_refresh",
     "segment_stop",
     "segment_update",

@@ -11,3 +11,7 @@ class SegmentInUse(SegmentError):
 
 class SegmentLocked(SegmentError):
     pass
+
+
+class SegmentNotLive(SegmentError):
+    """The segment's members were asked for while it is not live (not kept up to date)."""

@@ -172,12 +172,14 @@ def picked(make_contact):
     make_contact(email="cy@example.com")
     segment = segment_services.segment_create(name="Picked", kind="static")
     segment_services.static_segment_add(segment=segment, contact_ids=[ada.pk, bob.pk])
-    return segment
+    return segment_services.segment_go_live(segment=segment)
 
 
 def test_contacts_in_a_segment(api, picked):
     # Another segment with the same members must not repeat them.
-    other = segment_services.segment_create(name="Again", kind="static")
+    other = segment_services.segment_go_live(
+        segment=segment_services.segment_create(name="Again", kind="static")
+    )
     segment_services.static_segment_add(
         segment=other, contact_ids=list(picked.memberships.values_list("contact_id", flat=True))
     )

@@ -168,13 +168,56 @@ def test_estimates_saved_and_unsaved(http, chicagoans):
     assert http.post(f"{URL}estimate/", {}).status == 400
 
 
-def test_estimate_needs_only_view_permission(client_for, make_user):
-    viewer = client_for(make_user("segments.view_segment"))
-    response = viewer.post(
-        f"{URL}estimate/", {"definition": profile(where_city("x"))}, format="json"
-    )
-    assert response.status_code == 200
+def test_estimates_need_view_permissions_on_segments_and_contacts(client_for, make_user):
+    body = {"definition": profile(where_city("x"))}
+    viewer = client_for(make_user("segments.view_segment", "contacts.view_contact"))
+    assert viewer.post(f"{URL}estimate/", body, format="json").status_code == 200
     assert client_for(make_user()).post(f"{URL}estimate/", {}, format="json").status_code == 403
+
+
+@pytest.fixture
+def segment_viewer(client_for, make_user):
+    """A token that may view (and change) segments, but not contacts."""
+    return client_for(
+        make_user("segments.view_segment", "segments.change_segment", username="segment-viewer")
+    )
+
+
+def test_without_view_contact_no_member_data_is_served(api, segment_viewer, chicagoans):
+    """Members, changes and estimates are contact data: the segment permission is not enough."""
+    live = create(api, definition=profile(where_city("Chicago")))
+    api.post(f"{URL}{live['id']}/go-live/")
+    picked = create(api, name="Picked", kind="static")
+    path = f"{URL}{live['id']}/"
+    # An estimate by email and birth date answers "is this person's birth date x?".
+    oracle = profile(
+        {
+            "all": [
+                {"field": "email", "op": "eq", "value": "ada@example.com"},
+                {"field": "birth_date", "op": "before", "value": "1990-01-01"},
+            ]
+        }
+    )
+    refused = [
+        segment_viewer.get(f"{path}members/"),
+        segment_viewer.get(f"{path}changes/"),
+        segment_viewer.post(f"{path}estimate/"),
+        segment_viewer.post(f"{URL}estimate/", {"definition": oracle}, format="json"),
+        segment_viewer.post(
+            f"{URL}{picked['id']}/members/add/", {"where": where_city("Chicago")}, format="json"
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.data
+        assert "view contacts" in response.data["detail"]
+    assert "ada@example.com" not in str([response.data for response in refused])
+    assert Segment.objects.get(pk=picked["id"]).memberships.count() == 0
+    # The segment itself, its size included, stays visible; ids need no contact data.
+    assert segment_viewer.get(path).data["member_count"] == 2
+    by_id = segment_viewer.post(
+        f"{URL}{picked['id']}/members/add/", {"contacts": [chicagoans[0].pk]}, format="json"
+    )
+    assert by_id.status_code == 200 and by_id.data == {"changed": 1}
 
 
 def test_go_live_and_stop_need_the_go_live_permission(client_for, make_user, api):
@@ -217,6 +260,7 @@ def test_members_are_cursor_paginated_without_a_count(api, make_contact):
 def test_static_members_by_ids_and_by_condition(http, chicagoans):
     ada, bob, cy = chicagoans
     segment = http.post(URL, {"name": "Picked", "kind": "static"}).json()
+    assert http.post(f"{URL}{segment['id']}/go-live/").status == 200
     path = f"{URL}{segment['id']}/members/"
     added = http.post(f"{path}add/", {"contacts": [ada.pk, cy.pk]})
     assert added.status == 200, added.text
@@ -267,6 +311,7 @@ def test_changes_since(api, chicagoans):
     ada, bob, cy = chicagoans
     segment = create(api, name="Picked", kind="static")
     path = f"{URL}{segment['id']}/"
+    api.post(f"{path}go-live/")
     api.post(f"{path}members/add/", {"contacts": [ada.pk, bob.pk]}, format="json")
     MembershipChange.objects.update(at="2020-01-01T00:00:00Z")
     api.post(f"{path}members/remove/", {"contacts": [ada.pk]}, format="json")
@@ -302,6 +347,7 @@ def test_unknown_segment_is_a_404(api):
 @pytest.mark.parametrize("position", ["p=abc", "p=-1", "p=" + "9" * 30, "o=5000"])
 def test_a_tampered_members_cursor_is_not_a_server_error(api, position):
     segment = create(api, name="Picked", kind="static")
+    api.post(f"{URL}{segment['id']}/go-live/")
     cursor = base64.urlsafe_b64encode(position.encode()).decode()
     for endpoint in ("members", "changes"):
         response = api.get(f"{URL}{segment['id']}/{endpoint}/?cursor={cursor}")
@@ -322,3 +368,32 @@ def test_segments_ordering(api):
     assert names("-name") == ["Gamma", "Beta", "Alpha"]
     assert names("updated_at")[0] == "Gamma"
     assert names("-updated_at")[-1] == "Gamma"
+
+
+def test_members_and_changes_of_a_segment_that_is_not_live_are_a_409(api, chicagoans):
+    """A stopped segment keeps its last members, but they are not served: they go stale."""
+    segment = create(api, definition=profile(where_city("Chicago")))
+    path = f"{URL}{segment['id']}/"
+    api.post(f"{path}go-live/")
+    assert api.get(f"{path}members/").status_code == 200
+    assert api.post(f"{path}stop/").status_code == 200
+    assert Segment.objects.get(pk=segment["id"]).memberships.count() == 2
+
+    for endpoint in ("members/", "changes/", "changes/?since=2020-01-01T00:00:00Z"):
+        response = api.get(path + endpoint)
+        assert response.status_code == 409, endpoint
+        assert response.json() == {"detail": f"segment {segment['id']} is not live"}
+    never_live = create(api, name="Picked", kind="static")
+    assert api.get(f"{URL}{never_live['id']}/members/").status_code == 409
+
+
+def test_contacts_of_a_segment_that_is_not_live_are_a_400(api, chicagoans):
+    segment = create(api, definition=profile(where_city("Chicago")))
+    api.post(f"{URL}{segment['id']}/go-live/")
+    live = api.get("/api/v1/contacts/", {"segment": segment["id"]})
+    assert live.status_code == 200 and live.data["count"] == 2
+    api.post(f"{URL}{segment['id']}/stop/")
+
+    response = api.get("/api/v1/contacts/", {"segment": segment["id"]})
+    assert response.status_code == 400
+    assert response.json() == {"segment": [f"segment {segment['id']} is not live"]}
