@@ -5,11 +5,14 @@ errors from the engine come back with the path of the part they concern, and
 the designer shows each one next to that part.
 """
 
+import json
 import zoneinfo
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.core import signing
+from django.forms.fields import InvalidJSONInput
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -17,7 +20,7 @@ from contacts.models import Contact
 from marketing_lists.models import MarketingList
 
 from . import services
-from .engine import DefinitionError
+from .engine import EARLIEST_DAY, LATEST_DAY, DefinitionError
 from .engine.registry import registry_as_json
 from .models import Segment, SegmentMembership, SegmentTemplate
 
@@ -40,6 +43,7 @@ class DesignerWidget(forms.Textarea):
         self.kind: str | None = None  # fixed kind; None follows the form's kind select
         self.exclude_segment: int | None = None
         self.with_templates = False
+        self.with_estimate = True  # off for users who may not count contacts
 
     def render(self, name, value, attrs=None, renderer=None):
         # The designer's template lives with the admin templates, which the form
@@ -56,7 +60,9 @@ class DesignerWidget(forms.Textarea):
                 "lists": list(MarketingList.objects.values("id", "name")),
                 "templates": _templates() if self.with_templates else [],
                 "errors": self.errors,
-                "estimateUrl": reverse("admin:segments_segment_estimate"),
+                "estimateUrl": (
+                    reverse("admin:segments_segment_estimate") if self.with_estimate else ""
+                ),
             },
         }
         return render_to_string("admin/segments/widgets/designer.html", context)
@@ -79,11 +85,42 @@ def definition_errors(form: forms.Form, field: str, exc: DefinitionError) -> Non
         form.add_error(field, f"{path}: {problem['message']}" if path else problem["message"])
 
 
+class StorableJSONField(forms.JSONField):
+    """JSON that a database can store: text with a lone surrogate ("\\ud800") is refused.
+
+    JSON escapes can spell a surrogate that no UTF-8 text holds; such a value can be
+    neither stored nor sent back in the page, which shows what was typed instead.
+    """
+
+    default_error_messages = {
+        "unstorable": "Text may not contain unpaired surrogates (\\ud800 to \\udfff)."
+    }
+
+    def to_python(self, value):
+        converted = super().to_python(value)
+        if not self._storable(converted):
+            raise forms.ValidationError(self.error_messages["unstorable"], code="unstorable")
+        return converted
+
+    def bound_data(self, data, initial):
+        bound = super().bound_data(data, initial)
+        return bound if self._storable(bound) else InvalidJSONInput(data)
+
+    def _storable(self, value) -> bool:
+        try:
+            json.dumps(value, ensure_ascii=False, cls=self.encoder).encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+
+
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
 
 class SegmentForm(forms.ModelForm):
     """Add and change form; ``clean`` asks the services whether the definition is valid."""
+
+    with_estimate = True  # the admin turns it off for users who may not see contacts
 
     add_contacts = forms.ModelMultipleChoiceField(
         queryset=Contact.objects.all(),
@@ -103,6 +140,7 @@ class SegmentForm(forms.ModelForm):
             "refresh_interval_minutes",
         ]
         # Not a declared field: the admin leaves it out when the segment is live.
+        field_classes = {"definition": StorableJSONField}
         widgets = {
             "definition": DesignerWidget(),
             "time_zone": forms.Select(choices=[(zone, zone) for zone in TIME_ZONES]),
@@ -113,6 +151,7 @@ class SegmentForm(forms.ModelForm):
         widget = self.fields["definition"].widget if "definition" in self.fields else None
         if widget is None:
             return
+        widget.with_estimate = self.with_estimate
         if self.instance.pk:
             widget.kind = self.instance.kind
             widget.exclude_segment = self.instance.pk
@@ -143,9 +182,15 @@ class SegmentForm(forms.ModelForm):
 
 
 class ConditionForm(forms.Form):
-    """A profile condition for adding or removing static members in bulk."""
+    """A profile condition for adding or removing static members in bulk.
 
-    where = forms.JSONField(widget=DesignerWidget(mode="condition"))
+    Previewing shows how many contacts the condition changes and signs it; confirming
+    acts on the signed condition, and only while it is still the one shown, so that a
+    condition edited after its preview is never applied unseen.
+    """
+
+    where = StorableJSONField(widget=DesignerWidget(mode="condition"))
+    SIGNING_SALT = "segments.by_query"
 
     def __init__(self, *args, segment: Segment, action: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -165,12 +210,36 @@ class ConditionForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
         return where
 
+    def _previewing(self, where) -> dict:
+        return {"segment": self.segment.pk, "action": self.action, "where": where}
+
+    def signed_preview(self) -> str:
+        """The condition just previewed, signed, for the confirm button to carry."""
+        return signing.dumps(self._previewing(self.cleaned_data["where"]), salt=self.SIGNING_SALT)
+
+    def previewed_where(self) -> dict | None:
+        """The signed condition if it is the one shown now; None asks for a new preview."""
+        try:
+            signed = signing.loads(self.data.get("previewed", ""), salt=self.SIGNING_SALT)
+        except signing.BadSignature:
+            return None
+        return signed["where"] if signed == self._previewing(self.cleaned_data["where"]) else None
+
+
+def _within_calendar(day):
+    # The range is widened to whole days in the site's time zone: a day at either end of
+    # the calendar would leave it.
+    if day and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise forms.ValidationError(
+            f"Enter a date from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."
+        )
+
 
 class InsightsFilterForm(forms.Form):
     """The date range of the insights chart (GET parameters of the change page)."""
 
-    insights_from = forms.DateField(required=False, label="From")
-    insights_to = forms.DateField(required=False, label="To")
+    insights_from = forms.DateField(required=False, label="From", validators=[_within_calendar])
+    insights_to = forms.DateField(required=False, label="To", validators=[_within_calendar])
 
     def clean(self):
         cleaned = super().clean()

@@ -13,6 +13,11 @@ class SegmentMembershipInline(ContactHistoryInline):
     fields = ["segment", "added_at"]
     readonly_fields = fields
 
+    def has_view_permission(self, request, obj=None):
+        # The contact page already takes permission to view contacts; naming the segments
+        # takes permission to view segments, as the segment pages do.
+        return request.user.has_perm("segments.view_segment")
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("segment")
 

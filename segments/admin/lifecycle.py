@@ -34,7 +34,11 @@ class LifecycleActions:
         can_change = self.has_change_permission(request, segment)
         if can_change and segment.is_live and segment.kind != Segment.Kind.STATIC:
             shown.append("refresh")
-        if can_change and segment.kind == Segment.Kind.STATIC:
+        if (
+            can_change
+            and segment.kind == Segment.Kind.STATIC
+            and self.has_members_permission(request, segment)
+        ):
             shown += ["add_by_query", "remove_by_query"]
         return shown
 

@@ -1,5 +1,9 @@
 """The segment admin's own pages: the live estimate, members (paged, searchable, CSV) and
-static segments' add and remove by query."""
+static segments' add and remove by query.
+
+Each of them shows contacts, or counts them by a condition, so each takes permission to
+view contacts on top of the segment permission (``has_members_permission``).
+"""
 
 import csv
 import datetime
@@ -16,6 +20,7 @@ from .. import services
 from ..engine import DefinitionError
 from ..forms import ConditionForm
 from ..models import Segment
+from ..permissions import MEMBERS_DENIED, may_see_members
 from . import sections
 
 
@@ -55,14 +60,17 @@ class SegmentPages:
             *super().get_urls(),
         ]
 
-    def _segment_or_404(self, request, object_id, *, change: bool = False) -> Segment:
+    def has_members_permission(self, request, segment: Segment | None = None) -> bool:
+        """Whether the user may see members, or estimates: view the segment and contacts."""
+        return self.has_view_permission(request, segment) and may_see_members(request.user)
+
+    def _members_of(self, request, object_id, *, change: bool = False) -> Segment:
+        """The segment whose members the page shows; 404 or 403 as the admin answers."""
         segment = self.get_object(request, unquote(object_id))
         if segment is None:
             raise Http404("No such segment.")
-        allowed = (
-            self.has_change_permission(request, segment)
-            if change
-            else self.has_view_permission(request, segment)
+        allowed = self.has_members_permission(request, segment) and (
+            not change or self.has_change_permission(request, segment)
         )
         if not allowed:
             raise PermissionDenied
@@ -74,6 +82,8 @@ class SegmentPages:
             return JsonResponse({"error": "POST a definition."}, status=405)
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if not self.has_members_permission(request):
+            return JsonResponse({"error": MEMBERS_DENIED}, status=403)
         try:
             body = json.loads(request.body)
             if not isinstance(body, dict):
@@ -92,7 +102,7 @@ class SegmentPages:
         return JsonResponse({"count": count})
 
     def members_view(self, request, object_id):
-        segment = self._segment_or_404(request, object_id)
+        segment = self._members_of(request, object_id)
         can_remove = segment.kind == Segment.Kind.STATIC and self.has_change_permission(
             request, segment
         )
@@ -130,7 +140,7 @@ class SegmentPages:
 
     def members_csv_view(self, request, object_id):
         """Every member as CSV, streamed in chunks so memory stays flat however large."""
-        segment = self._segment_or_404(request, object_id)
+        segment = self._members_of(request, object_id)
         writer = csv.writer(_Echo())
         header = [["contact_id", "email", "first_name", "last_name", "added_at"]]
         rows = (
@@ -146,19 +156,20 @@ class SegmentPages:
         """Add or remove static members by a profile condition: preview the count, then confirm."""
         if action not in ("add", "remove"):
             raise Http404("Unknown action.")
-        segment = self._segment_or_404(request, object_id, change=True)
+        segment = self._members_of(request, object_id, change=True)
         if segment.kind != Segment.Kind.STATIC:
             messages.error(request, f"'{segment}' is not a static segment.")
             return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
         form = ConditionForm(request.POST or None, segment=segment, action=action)
         if request.method == "POST" and form.is_valid() and "_confirm" in request.POST:
-            service = (
-                services.static_segment_add if action == "add" else services.static_segment_remove
+            where = form.previewed_where()
+            if where is not None:
+                return self._change_by_query(request, segment, action, where)
+            messages.warning(
+                request,
+                "The condition is not the one previewed, so nothing was changed. "
+                "Check the preview of this condition, then confirm again.",
             )
-            changed = service(segment=segment, where=form.cleaned_data["where"])
-            verb = "Added" if action == "add" else "Removed"
-            messages.success(request, f"{verb} {changed} contact(s): '{segment}' has been updated.")
-            return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -169,7 +180,16 @@ class SegmentPages:
             "media": self.media + form.media,
             "preview": form.preview if form.is_bound and form.is_valid() else None,
         }
+        if context["preview"] is not None:
+            context["signed_preview"] = form.signed_preview()
         return TemplateResponse(request, "admin/segments/segment/by_query.html", context)
+
+    def _change_by_query(self, request, segment: Segment, action: str, where: dict):
+        service = services.static_segment_add if action == "add" else services.static_segment_remove
+        changed = service(segment=segment, where=where)
+        verb = "Added" if action == "add" else "Removed"
+        messages.success(request, f"{verb} {changed} contact(s): '{segment}' has been updated.")
+        return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
 
 
 def _csv_cell(value) -> str:
@@ -179,7 +199,9 @@ def _csv_cell(value) -> str:
 
 
 def _int_or_none(value) -> int | None:
+    """A contact id from a query or form; None for anything else, ids beyond bigint included."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if -(2**63) <= number < 2**63 else None

@@ -78,6 +78,12 @@ class SegmentAdmin(LifecycleActions, SegmentPages, DjangoObjectActions, admin.Mo
             fields += ["definition_readable", "time_zone"]
         return fields
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # A class of its own per request: the estimate button counts contacts.
+        form.with_estimate = self.has_members_permission(request, obj)
+        return form
+
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
@@ -143,9 +149,11 @@ class SegmentAdmin(LifecycleActions, SegmentPages, DjangoObjectActions, admin.Mo
     def change_view(self, request, object_id, form_url="", extra_context=None):
         segment = self.get_object(request, unquote(object_id))
         if segment is not None:
+            may_see_members = self.has_members_permission(request, segment)
             extra_context = {
                 **(extra_context or {}),
-                "members_preview": sections.members_preview(segment),
+                "may_see_members": may_see_members,
+                "members_preview": sections.members_preview(segment) if may_see_members else [],
                 **sections.insights(segment, request.GET),
                 **sections.related(segment),
             }

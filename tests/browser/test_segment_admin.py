@@ -213,6 +213,33 @@ def test_build_a_static_segment_by_query(live_server, page, marketer, audience):
     assert "dee@example.com" in page.locator("#segment-members").inner_text()
 
 
+def test_remove_by_query_acts_only_on_the_previewed_condition(
+    live_server, page, marketer, make_contact
+):
+    """Preview "lead score below 30", change 30 to 10, click "Remove 30 members": nothing goes."""
+    segment = services.segment_create(name="Scored", kind="static")
+    scored = [make_contact(lead_score=score) for score in range(50)]
+    services.static_segment_add(segment=segment, contact_ids=[c.pk for c in scored])
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/{segment.pk}/by-query/remove/")
+    page.locator(".sd-field").select_option("lead_score")
+    page.locator(".sd-op").select_option("lt")
+    page.locator(".sd-value").fill("30")
+    page.click("input[name=_preview]")
+    assert page.locator("#segment-preview").inner_text() == "30 members would be removed."
+
+    page.locator(".sd-value").fill("10")
+    page.click("input[name=_confirm][value='Remove 30 members']")
+    warning = page.locator(".messagelist .warning")
+    assert warning.inner_text().startswith("The condition is not the one previewed")
+    assert segment.memberships.count() == 50
+    assert page.locator("#segment-preview").inner_text() == "10 members would be removed."
+
+    page.click("input[name=_confirm][value='Remove 10 members']")
+    page.wait_for_selector(".messagelist .success:text('Removed 10 contact(s)')")
+    assert segment.memberships.count() == 40
+
+
 def test_staff_without_go_live_sees_no_button_and_is_refused(
     live_server, page, django_user_model, audience
 ):

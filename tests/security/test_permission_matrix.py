@@ -15,8 +15,9 @@ from segments.models import Evaluation, Segment, SegmentMembership
 
 pytestmark = pytest.mark.django_db
 
-# Every role but anonymous is a staff user with a token; "no_perms" holds no permission at all.
-ROLES = ["anonymous", "no_perms", "view", "change", "go_live", "superuser"]
+# Every role but anonymous is a staff user with a token; "no_perms" holds no permission at all;
+# "segments" may view segments but not contacts, so it sees no member of a segment.
+ROLES = ["anonymous", "no_perms", "segments", "view", "change", "go_live", "superuser"]
 
 VIEW = [
     "segments.view_segment",
@@ -32,50 +33,61 @@ CHANGE = [
 ]
 PERMISSIONS = {
     "no_perms": [],
+    "segments": ["segments.view_segment"],
     "view": VIEW,
     "change": VIEW + CHANGE,
     "go_live": [*VIEW, *CHANGE, "segments.go_live"],
 }
 
 # Nobody but the superuser holds delete_contact here, so deleting is refused to "change".
+# Members, changes and estimates are contact data: "segments" is refused them. Only a live
+# segment's members are served: a draft's answer 409, and as a contacts filter 400.
 API = """
-action            anonymous  no_perms  view  change  go_live  superuser
-segment_list      401        403       200   200     200      200
-segment_detail    401        403       200   200     200      200
-segment_create    401        403       403   201     201      201
-segment_update    401        403       403   200     200      200
-segment_go_live   401        403       403   403     200      200
-segment_stop      401        403       403   403     200      200
-segment_estimate  401        403       200   200     200      200
-segment_refresh   401        403       403   202     202      202
-static_add        401        403       403   200     200      200
-list_subscribe    401        403       403   200     200      200
-contact_create    401        403       403   201     201      201
-contact_update    401        403       403   200     200      200
-contact_delete    401        403       403   403     403      204
-contact_export    401        403       200   200     200      200
-contact_erase     401        403       403   403     403      200
+action               anonymous  no_perms  segments  view  change  go_live  superuser
+segment_list         401        403       200       200   200     200      200
+segment_detail       401        403       200       200   200     200      200
+segment_create       401        403       403       403   201     201      201
+segment_update       401        403       403       403   200     200      200
+segment_go_live      401        403       403       403   403     200      200
+segment_stop         401        403       403       403   403     200      200
+segment_estimate     401        403       403       200   200     200      200
+definition_estimate  401        403       403       200   200     200      200
+segment_members      401        403       403       200   200     200      200
+segment_changes      401        403       403       200   200     200      200
+draft_members        401        403       403       409   409     409      409
+contacts_of_live     401        403       403       200   200     200      200
+contacts_of_draft    401        403       403       400   400     400      400
+segment_refresh      401        403       403       403   202     202      202
+static_add           401        403       403       403   200     200      200
+list_subscribe       401        403       403       403   200     200      200
+contact_create       401        403       403       403   201     201      201
+contact_update       401        403       403       403   200     200      200
+contact_delete       401        403       403       403   403     403      204
+contact_export       401        403       403       200   200     200      200
+contact_erase        401        403       403       403   403     403      200
 """
 
 # The admin sends anonymous visitors to its login page (302); a done action redirects too.
 # "200*": the changelist again with nothing done, as Django answers an action it does not offer;
 # "302*": back to the changelist with nothing done, where it offers the user other actions.
+# "segments" sees a segment's page and size, but no member: no members page, CSV or estimate.
 ADMIN = """
-action                   anonymous  no_perms  view  change  go_live  superuser
-segment_changelist       302        403       200   200     200      200
-segment_change_page      302        403       200   200     200      200
-segment_members_csv      302        403       200   200     200      200
-segment_estimate         302        403       200   200     200      200
-segment_by_query_page    302        403       403   200     200      200
-segment_go_live          302        403       403   403     302      302
-segment_stop             302        403       403   403     302      302
-segment_refresh          302        403       403   302     302      302
-segment_go_live_selected 302        403       200*  200*    302      302
-contact_change_page      302        403       200   200     200      200
-contact_delete           302        403       403   403     403      302
-contact_export_selected  302        403       200   200     200      200
-contact_erase_selected   302        403       302*  302*    302*     302
-contact_erase_button     302        403       403   403     403      302
+action                   anonymous  no_perms  segments  view  change  go_live  superuser
+segment_changelist       302        403       200       200   200     200      200
+segment_change_page      302        403       200       200   200     200      200
+segment_members_page     302        403       403       200   200     200      200
+segment_members_csv      302        403       403       200   200     200      200
+segment_estimate         302        403       403       200   200     200      200
+segment_by_query_page    302        403       403       403   200     200      200
+segment_go_live          302        403       403       403   403     302      302
+segment_stop             302        403       403       403   403     302      302
+segment_refresh          302        403       403       403   302     302      302
+segment_go_live_selected 302        403       200*      200*  200*    302      302
+contact_change_page      302        403       403       200   200     200      200
+contact_delete           302        403       403       403   403     403      302
+contact_export_selected  302        403       403       200   200     200      200
+contact_erase_selected   302        403       403       302*  302*    302*     302
+contact_erase_button     302        403       403       403   403     403      302
 """
 
 
@@ -157,6 +169,12 @@ def api_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
         "segment_go_live": ("post", f"{segments}{w['draft'].pk}/go-live/", None, True),
         "segment_stop": ("post", f"{segments}{w['live'].pk}/stop/", None, True),
         "segment_estimate": ("post", f"{segments}{w['draft'].pk}/estimate/", None, False),
+        "definition_estimate": ("post", f"{segments}estimate/", {"definition": CHICAGO}, False),
+        "segment_members": ("get", f"{segments}{w['live'].pk}/members/", None, False),
+        "segment_changes": ("get", f"{segments}{w['live'].pk}/changes/", None, False),
+        "draft_members": ("get", f"{segments}{w['draft'].pk}/members/", None, False),
+        "contacts_of_live": ("get", f"{contacts}?segment={w['live'].pk}", None, False),
+        "contacts_of_draft": ("get", f"{contacts}?segment={w['draft'].pk}", None, False),
         "segment_refresh": ("post", f"{segments}{w['live'].pk}/refresh/", None, True),
         "static_add": (
             "post",
@@ -199,6 +217,7 @@ def admin_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
     return {
         "segment_changelist": ("get", segments, None, False),
         "segment_change_page": ("get", f"{segments}{w['live'].pk}/change/", None, False),
+        "segment_members_page": ("get", f"{segments}{w['live'].pk}/members/", None, False),
         "segment_members_csv": ("get", f"{segments}{w['live'].pk}/members.csv", None, False),
         "segment_estimate": ("post", f"{segments}estimate/", {"definition": CHICAGO}, False),
         "segment_by_query_page": (

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from marketing_lists.models import MarketingList
 from segments import services
@@ -62,7 +62,8 @@ def staff_client(client, django_user_model):
     """A staff user who may view and change segments, but not take them live."""
 
     def make(*codenames: str):
-        user = django_user_model.objects.create_user("staff", "s@example.com", "pw", is_staff=True)
+        username = f"staff{django_user_model.objects.count()}"
+        user = django_user_model.objects.create_user(username, "s@example.com", "pw", is_staff=True)
         user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
         client.force_login(user)
         return client
@@ -350,6 +351,57 @@ def test_estimate_needs_post_and_view_permission(admin_client, staff_client):
     assert estimate(client, {"definition": CHICAGO}).status_code == 403
 
 
+# A JSON escape spells a lone surrogate, which no UTF-8 text holds; dates past the calendar's
+# ends used to validate and then fail.
+SURROGATE_CITY = '{"field": "city", "op": "eq", "value": "Chi\\ud800cago"}'
+UNEVALUABLE_LEAVES = [
+    SURROGATE_CITY,
+    '{"field": "ci\\udfffty", "op": "eq", "value": "x"}',
+    '{"field": "birth_date", "op": "after", "value": "9999-12-31"}',
+    '{"field": "created_at", "op": "between", '
+    '"value": ["0001-01-01T00:00:00+14:00", "2026-01-01"]}',
+]
+
+
+def definition_of(leaf_json: str) -> str:
+    return f'{{"version": 1, "blocks": [{{"kind": "profile", "where": {leaf_json}}}]}}'
+
+
+@pytest.mark.parametrize("leaf_json", UNEVALUABLE_LEAVES)
+def test_estimate_answers_unevaluable_input_with_a_400_naming_the_path(admin_client, leaf_json):
+    response = estimate(admin_client, f'{{"definition": {definition_of(leaf_json)}}}')
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"].startswith("blocks[0].where.")
+
+
+def test_estimate_answers_a_lone_surrogate_in_the_time_zone_with_a_400(admin_client):
+    body = f'{{"definition": {json.dumps(CHICAGO)}, "time_zone": "Europe/\\ud800"}}'
+    response = estimate(admin_client, body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"path": "time_zone", "message": "unknown time zone 'Europe/\\ud800'"}
+    ]
+
+
+@pytest.mark.parametrize("leaf_json", UNEVALUABLE_LEAVES)
+def test_the_segment_form_refuses_unevaluable_definitions(admin_client, leaf_json):
+    response = admin_client.post(
+        reverse("admin:segments_segment_add"), form_data(definition=definition_of(leaf_json))
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["definition"]
+    assert not Segment.objects.exists()
+
+
+def test_by_query_refuses_a_lone_surrogate(admin_client):
+    segment = services.segment_create(name="Picked", kind="static")
+    response = admin_client.post(by_query_url(segment, "add"), {"where": SURROGATE_CITY})
+    assert response.status_code == 200
+    assert "unpaired surrogates" in response.context["form"].errors["where"][0]
+    # The page shows what was typed: the escape, which is text, not the surrogate.
+    assert "Chi\\ud800cago" in response.content.decode()
+
+
 def test_estimate_checks_csrf(admin_user, chicagoans):
     from django.test import Client
 
@@ -431,6 +483,102 @@ def test_members_page_needs_view_permission(staff_client, live):
     assert staff_client().get(members_url(live)).status_code == 403
 
 
+@pytest.mark.parametrize("key", ["after", "before"])
+@pytest.mark.parametrize("value", ["9" * 30, str(2**63), "-" + "9" * 30])
+def test_members_page_ignores_an_id_beyond_the_database(admin_client, big_static, key, value):
+    response = admin_client.get(members_url(big_static), {key: value})
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 50
+
+
+# --- member data takes permission to view contacts ---------------------------------------------
+
+
+def test_without_view_contact_the_admin_shows_no_member_data(staff_client, live, chicagoans):
+    """A user who may see segments, not contacts: the size, but no member, CSV or estimate."""
+    client = staff_client("view_segment", "change_segment")
+    page = client.get(change_url(live))
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "3 members." in content
+    assert "Seeing the members takes permission to view contacts." in content
+    assert not any(contact.email in content for contact in chicagoans)
+    assert members_url(live) not in content
+    assert page.context["members_preview"] == []
+
+    assert client.get(members_url(live)).status_code == 403
+    csv_url = reverse("admin:segments_segment_members_csv", args=[live.pk])
+    assert client.get(csv_url).status_code == 403
+    refused = estimate(client, {"definition": CHICAGO})
+    assert refused.status_code == 403
+    assert "permission to view contacts" in refused.json()["error"]
+
+
+def test_without_view_contact_the_designer_offers_no_estimate(staff_client, draft):
+    client = staff_client("view_segment", "change_segment")
+    config = designer_config(client.get(change_url(draft)), "id_definition")
+    assert config["estimateUrl"] == ""
+    client = staff_client("view_segment", "change_segment", "view_contact")
+    config = designer_config(client.get(change_url(draft)), "id_definition")
+    assert config["estimateUrl"] == reverse("admin:segments_segment_estimate")
+
+
+def test_without_view_contact_there_is_no_add_or_remove_by_query(staff_client, make_contact):
+    segment = services.segment_create(name="Picked", kind="static")
+    client = staff_client("view_segment", "change_segment")
+    page = client.get(change_url(segment)).content.decode()
+    assert 'data-tool-name="add_by_query"' not in page
+    where = json.dumps({"field": "email", "op": "eq", "value": "ada@example.com"})
+    response = client.post(by_query_url(segment, "add"), {"where": where, "_preview": "1"})
+    assert response.status_code == 403
+
+
+def test_with_view_contact_the_members_are_shown(staff_client, live, chicagoans):
+    client = staff_client("view_segment", "view_contact")
+    assert chicagoans[0].email in client.get(change_url(live)).content.decode()
+    assert client.get(members_url(live)).status_code == 200
+    assert estimate(client, {"definition": CHICAGO}).json() == {"count": 3}
+
+
+def test_the_contact_page_names_segments_to_those_who_may_view_them(staff_client, live, chicagoans):
+    contact_url = reverse("admin:contacts_contact_change", args=[chicagoans[0].pk])
+    assert staff_client("view_segment").get(contact_url).status_code == 403
+
+    def segment_inlines(response) -> list:
+        return [
+            formset
+            for formset in response.context["inline_admin_formsets"]
+            if formset.opts.model is SegmentMembership
+        ]
+
+    assert not segment_inlines(staff_client("view_contact").get(contact_url))
+    (inline,) = segment_inlines(staff_client("view_contact", "view_segment").get(contact_url))
+    assert [form.instance.segment for form in inline.formset.forms] == [live]
+
+
+# --- segments that are not live ----------------------------------------------------------------
+
+
+NOT_LIVE = "Not live — last evaluated"
+
+
+def test_a_stopped_segment_shows_its_last_members_as_not_kept_up_to_date(
+    admin_client, live, chicagoans
+):
+    assert NOT_LIVE not in admin_client.get(change_url(live)).content.decode()
+    services.segment_stop(segment=live)
+    live.refresh_from_db()
+    evaluated = live.last_evaluated_at
+
+    for url in (change_url(live), members_url(live)):
+        response = admin_client.get(url)
+        notice = response.content.decode().split('class="messagelist segment-not-live"')[1]
+        notice = notice.split("</ul>")[0]
+        assert NOT_LIVE in notice and "these members are not kept up to date" in notice
+        assert formats.localize(timezone.template_localtime(evaluated)) in notice
+        assert chicagoans[0].email in response.content.decode()
+
+
 def test_pages_of_a_large_segment_run_bounded_queries(
     admin_client, big_static, django_assert_max_num_queries
 ):
@@ -496,12 +644,17 @@ def test_add_by_query_previews_then_adds(admin_client, chicagoans, make_contact)
     assert "3 contacts would be added." in response.content.decode()
     assert not segment.memberships.exists()
     response = admin_client.post(
-        by_query_url(segment, "add"), {"where": where, "_confirm": "1"}, follow=True
+        by_query_url(segment, "add"),
+        {"where": where, "previewed": response.context["signed_preview"], "_confirm": "1"},
+        follow=True,
     )
     assert "Added 3 contact(s): 'Picked' has been updated." in messages_of(response)
     assert segment.memberships.count() == 3
+    signed = preview(admin_client, segment, where).context["signed_preview"]
     response = admin_client.post(
-        by_query_url(segment, "remove"), {"where": where, "_confirm": "1"}, follow=True
+        by_query_url(segment, "remove"),
+        {"where": where, "previewed": signed, "_confirm": "1"},
+        follow=True,
     )
     assert "Removed 3 contact(s): 'Picked' has been updated." in messages_of(response)
 
@@ -521,6 +674,82 @@ def test_by_query_shows_condition_errors(admin_client, where, error):
     assert response.status_code == 200
     assert response.context["form"].errors["where"][0].startswith(error)
     assert not segment.memberships.exists()
+
+
+@pytest.fixture
+def scored(make_contact):
+    """A static segment whose members have lead scores 0 to 49: 30 below 30, 10 below 10."""
+    segment = services.segment_create(name="Scored", kind="static")
+    contacts = [make_contact(lead_score=score) for score in range(50)]
+    services.static_segment_add(segment=segment, contact_ids=[c.pk for c in contacts])
+    return segment
+
+
+def lead_score_below(score: int) -> str:
+    return json.dumps({"field": "lead_score", "op": "lt", "value": score})
+
+
+def preview(client, segment, where: str, action: str = "remove"):
+    response = client.post(by_query_url(segment, action), {"where": where, "_preview": "1"})
+    assert response.status_code == 200
+    return response
+
+
+def test_confirm_acts_on_the_previewed_condition_only(admin_client, scored):
+    """Preview "below 30", edit it to "below 10" without previewing, confirm: nothing happens."""
+    previewed = preview(admin_client, scored, lead_score_below(30))
+    assert "Remove 30 members" in previewed.content.decode()
+    signed = previewed.context["signed_preview"]
+
+    response = admin_client.post(
+        by_query_url(scored, "remove"),
+        {"where": lead_score_below(10), "previewed": signed, "_confirm": "1"},
+    )
+    assert response.status_code == 200
+    assert scored.memberships.count() == 50
+    assert "The condition is not the one previewed, so nothing was changed." in str(
+        messages_of(response)
+    )
+    # The page previews the condition shown now, and signs that one for the next confirm.
+    assert response.context["preview"] == 10
+    assert "Remove 10 members" in response.content.decode()
+
+    response = admin_client.post(
+        by_query_url(scored, "remove"),
+        {
+            "where": lead_score_below(10),
+            "previewed": response.context["signed_preview"],
+            "_confirm": "1",
+        },
+        follow=True,
+    )
+    assert "Removed 10 contact(s): 'Scored' has been updated." in messages_of(response)
+    assert scored.memberships.count() == 40
+
+
+@pytest.mark.parametrize(
+    "previewed",
+    ["", "junk", "eyJ3aGVyZSI6IHt9fQ:forged:signature"],
+    ids=["missing", "junk", "forged"],
+)
+def test_confirm_without_a_valid_signed_preview_changes_nothing(admin_client, scored, previewed):
+    response = admin_client.post(
+        by_query_url(scored, "remove"),
+        {"where": lead_score_below(30), "previewed": previewed, "_confirm": "1"},
+    )
+    assert response.status_code == 200 and response.context["preview"] == 30
+    assert scored.memberships.count() == 50
+
+
+def test_a_preview_signed_for_another_segment_or_action_is_not_confirmed(admin_client, scored):
+    other = services.segment_create(name="Other", kind="static")
+    signed = preview(admin_client, other, lead_score_below(30), "add").context["signed_preview"]
+    for action in ("add", "remove"):
+        admin_client.post(
+            by_query_url(scored, action),
+            {"where": lead_score_below(30), "previewed": signed, "_confirm": "1"},
+        )
+    assert scored.memberships.count() == 50 and not other.memberships.exists()
 
 
 def test_by_query_is_for_static_segments_with_change_permission(admin_client, staff_client, live):
@@ -556,6 +785,25 @@ def test_insights_chart_and_evaluations(admin_client, live):
     assert response.context["latest_evaluations"][0] == failed
     content = response.content.decode()
     assert 'id="segment-insights-data"' in content and "boom: the database went away" in content
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"insights_to": "9999-12-31"},
+        {"insights_from": "9999-12-31"},
+        {"insights_from": "0001-01-01"},
+        {"insights_from": "0001-01-01", "insights_to": "9999-12-31"},
+        {"insights_to": "99999-01-01"},
+        {"insights_to": "2026-02-30"},
+        {"insights_from": "\x00"},
+    ],
+)
+def test_insights_junk_dates_are_a_form_error_not_a_server_error(admin_client, live, params):
+    response = admin_client.get(change_url(live), params)
+    assert response.status_code == 200
+    assert response.context["insights_form"].errors
+    assert len(response.context["chart_points"]) == 1  # the bad range is ignored
 
 
 def test_insights_date_filter(admin_client, live):

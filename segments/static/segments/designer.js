@@ -149,7 +149,8 @@
       if (this.config.templates.length) this.toolbar.append(this.templatePicker());
       this.jsonToggle = button("Show JSON", () => this.setJsonVisible(this.jsonBox.hidden), {class: "sd-button sd-json-toggle"});
       this.toolbar.append(this.jsonToggle);
-      if (this.config.mode === "definition") {
+      // No estimate URL: the user may not count contacts, so there is no button.
+      if (this.config.mode === "definition" && this.config.estimateUrl) {
         this.estimateResult = el("output", {class: "sd-estimate-result", "aria-live": "polite"});
         this.toolbar.append(
           button("Get estimated size", () => this.estimate(), {class: "sd-button sd-estimate"}),
