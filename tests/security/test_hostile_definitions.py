@@ -7,6 +7,7 @@ must compile to SQL that reads the project's own tables only.
 """
 
 import datetime
+import json
 import re
 
 import pytest
@@ -19,6 +20,7 @@ from marketing_lists.models import MarketingList
 from segments import services
 from segments.engine import Clock, DefinitionError, compile_definition
 from segments.engine.registry import registry_as_json
+from segments.models import Segment
 
 pytestmark = pytest.mark.django_db
 
@@ -400,7 +402,12 @@ def test_orm_lookups_are_not_fields(references, field):
 @pytest.fixture
 def staff_api(references, make_user, client_for):
     user = make_user(
-        "segments.view_segment", "segments.add_segment", username="staff", is_staff=True
+        "segments.view_segment",
+        "segments.add_segment",
+        "segments.change_segment",
+        "contacts.view_contact",
+        username="staff",
+        is_staff=True,
     )
     return client_for(user)
 
@@ -487,3 +494,75 @@ def test_a_json_key_is_letters_digits_and_underscores_only(references, field):
             definition={"version": 1, "blocks": [{"kind": "profile", "where": leaf}]}
         )
     assert "not a valid key" in str(raised.value)
+
+
+# --- text no database can store, and dates past the calendar's ends: 400s, never 500s -----------
+
+# JSON escapes spell lone surrogates, which no UTF-8 text holds.
+SURROGATE_DEFINITIONS = {
+    "value": '{"version": 1, "blocks": [{"kind": "profile", '
+    '"where": {"field": "city", "op": "eq", "value": "\\ud800"}}]}',
+    "list-value": '{"version": 1, "blocks": [{"kind": "profile", '
+    '"where": {"field": "city", "op": "in", "value": ["x", "\\udfff"]}}]}',
+    "field": '{"version": 1, "blocks": [{"kind": "profile", '
+    '"where": {"field": "ci\\ud800ty", "op": "eq", "value": "x"}}]}',
+    "key": '{"version": 1, "blocks": [{"kind": "profile", "\\ud800": 1, '
+    '"where": {"field": "city", "op": "eq", "value": "x"}}]}',
+}
+CALENDAR_EDGES = {
+    "after-9999-12-31": {"field": "birth_date", "op": "after", "value": "9999-12-31"},
+    "between-to-9999-12-31": {
+        "field": "birth_date",
+        "op": "between",
+        "value": ["2000-01-01", "9999-12-31"],
+    },
+    "offset-before-year-1": {
+        "field": "created_at",
+        "op": "between",
+        "value": ["0001-01-01T00:00:00+14:00", "2026-01-01"],
+    },
+    "in-last-a-billion-years": {
+        "field": "created_at",
+        "op": "in_last",
+        "value": {"amount": 10**9, "unit": "years"},
+    },
+}
+
+
+PROFILE_CHICAGO = {"kind": "profile", "where": CHICAGO}
+
+
+def api_bodies(definition: str) -> list[tuple[str, str, str]]:
+    """(method, path, raw JSON body) of every endpoint that takes a definition."""
+    segment = services.segment_create(
+        name="Draft", kind="dynamic", definition={"version": 1, "blocks": [PROFILE_CHICAGO]}
+    )
+    create = f'{{"name": "x", "kind": "dynamic", "definition": {definition}}}'
+    return [
+        ("post", "/api/v1/segments/estimate/", f'{{"definition": {definition}}}'),
+        ("post", "/api/v1/segments/", create),
+        ("patch", f"/api/v1/segments/{segment.pk}/", f'{{"definition": {definition}}}'),
+    ]
+
+
+@pytest.mark.parametrize("definition", SURROGATE_DEFINITIONS.values(), ids=SURROGATE_DEFINITIONS)
+def test_api_answers_a_lone_surrogate_with_a_400(staff_api, definition):
+    for method, path, body in api_bodies(definition):
+        response = getattr(staff_api, method)(path, body, content_type="application/json")
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()
+    assert not Segment.objects.filter(name="x").exists()
+    assert Segment.objects.get(name="Draft").definition == {
+        "version": 1,
+        "blocks": [PROFILE_CHICAGO],
+    }
+
+
+@pytest.mark.parametrize("leaf", CALENDAR_EDGES.values(), ids=CALENDAR_EDGES)
+def test_api_refuses_a_date_past_the_calendar_naming_its_path(staff_api, leaf):
+    definition = json.dumps({"version": 1, "blocks": [{"kind": "profile", "where": leaf}]})
+    for method, path, body in api_bodies(definition):
+        response = getattr(staff_api, method)(path, body, content_type="application/json")
+        assert response.status_code == 400, (path, response.content)
+        paths = response.json()["definition"]
+        assert any(key.startswith("blocks[0].where.value") for key in paths), paths

@@ -1,6 +1,10 @@
 """Invalid definitions are refused whole, each problem named by its path, nothing saved."""
 
+import datetime
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from marketing_lists.models import MarketingList
 from segments import services
@@ -11,6 +15,17 @@ from segments.models import Segment
 from .conftest import leaf, profile
 
 CHICAGO = leaf("city", "eq", "Chicago")
+UNITS = ["days", "weeks", "months", "years"]
+ZONES = ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns"]
+OFFSETS = [
+    datetime.timezone(datetime.timedelta(hours=hours, minutes=minutes))
+    for hours, minutes in [(14, 0), (-14, 0), (5, 45), (-23, -59), (23, 59)]
+]
+EDGES = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def behavior_block(**keys) -> dict:
@@ -350,3 +365,164 @@ def test_other_segment_settings_are_checked(db):
     with pytest.raises(services.SegmentError, match="kind must be one of"):
         services.segment_create(name="Odd", kind="smart", definition=profile(CHICAGO))
     assert not Segment.objects.exists()
+
+
+# --- what cannot be evaluated is refused: the calendar's ends and unstorable text ----------------
+
+# Each definition here used to validate and go live, then fail every evaluation (or, for
+# text, fail in the database driver).
+UNEVALUABLE = {
+    "after-the-last-day": (leaf("birth_date", "after", "9999-12-31"), "value"),
+    "on-the-last-day-as-datetime": (leaf("created_at", "on", "9999-12-31"), "value"),
+    "before-the-first-day-as-datetime": (leaf("created_at", "before", "0001-01-01"), "value"),
+    "range-to-the-last-day": (
+        leaf("birth_date", "between", ["2000-01-01", "9999-12-31"]),
+        "value[1]",
+    ),
+    "offset-before-the-first-day": (
+        leaf("created_at", "between", ["0001-01-01T00:00:00+14:00", "2026-01-01"]),
+        "value[0]",
+    ),
+    "offset-after-the-last-day": (
+        leaf("updated_at", "between", ["2026-01-01", "9999-12-31T23:59:59-14:00"]),
+        "value[1]",
+    ),
+    "json-date-after-the-last-day": (
+        leaf("attributes.renewal", "after", "9999-12-31", type="date"),
+        "value",
+    ),
+    "relative-amount-overflow": (
+        leaf("created_at", "in_last", {"amount": 10**9, "unit": "years"}),
+        "value.amount",
+    ),
+    "lone-surrogate": (leaf("city", "eq", "Chi\ud800cago"), "value"),
+    "lone-surrogate-in-a-list": (leaf("email", "in", ["a@example.com", "\udfff"]), "value[1]"),
+    "lone-surrogate-in-json-text": (
+        leaf("attributes.tier", "contains", "\ud83d", type="text"),
+        "value",
+    ),
+}
+
+
+@pytest.mark.parametrize(("cond", "path"), UNEVALUABLE.values(), ids=UNEVALUABLE.keys())
+def test_a_definition_that_cannot_be_evaluated_is_refused_naming_its_path(db, cond, path):
+    refused_at(profile(cond), f"blocks[0].where.{path}")
+
+
+@pytest.mark.parametrize(
+    "between",
+    [["0001-01-01T00:00:00+14:00", "2026-01-01"], ["2026-01-01", "9999-12-31"]],
+)
+def test_a_behavior_window_at_the_calendar_ends_is_refused(db, between):
+    index = 0 if between[0].startswith("0001") else 1
+    refused_at(blocks(behavior_block(between=between)), f"blocks[0].between[{index}]", "between")
+
+
+def test_the_calendar_message_names_the_days_allowed(db):
+    errors = refuse(profile(leaf("birth_date", "after", "9999-12-31")))
+    assert errors == {"blocks[0].where.value": "must lie between 0001-01-02 and 9999-12-30"}
+    errors = refuse(profile(leaf("city", "eq", "\ud800")))
+    assert errors == {
+        "blocks[0].where.value": "must not contain unpaired surrogates (\\ud800 to \\udfff)"
+    }
+
+
+def test_a_problem_quoting_a_lone_surrogate_can_be_sent(db):
+    """Field names, operators and keys are quoted in messages: written as escapes there."""
+    definition = blocks(
+        {"kind": "profile", "where": leaf("ci\ud800ty", "eq", "x")},
+        {"join": "or", "kind": "profile", "where": leaf("city", "\udc00", "x")},
+        {"join": "or", "kind": "profile", "where": CHICAGO, "\ud800": 1},
+    )
+    with pytest.raises(DefinitionError) as refused:
+        services.definition_validate(definition=definition)
+    problems = refused.value.errors
+    assert {p["path"] for p in problems} == {
+        "blocks[0].where.field",
+        "blocks[1].where.op",
+        "blocks[2].\\ud800",
+    }
+    assert "unknown profile field 'ci\\ud800ty'" in str(refused.value)
+    str(refused.value).encode()  # every path and message is UTF-8 text
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        leaf("birth_date", "after", "9999-12-30"),
+        leaf("birth_date", "before", "0001-01-02"),
+        leaf("created_at", "on", "9999-12-30"),
+        leaf("created_at", "between", ["0001-01-02", "9999-12-30"]),
+        leaf("created_at", "between", ["0001-01-02T00:00:00", "9999-12-30T23:59:59"]),
+        leaf("created_at", "between", ["0001-01-01T12:00:00-12:00", "2026-01-01"]),
+        leaf("created_at", "in_last", {"amount": 100_000, "unit": "years"}),
+        leaf("created_at", "in_next", {"amount": 100_000, "unit": "months"}),
+        leaf("customer_since", "not_in_last", {"amount": 100_000, "unit": "weeks"}),
+    ],
+)
+@pytest.mark.parametrize("time_zone", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_last_days_allowed_go_live_and_evaluate(db, make_contact, cond, time_zone):
+    make_contact(birth_date="1990-01-01", customer_since="2020-01-01")
+    segment = services.segment_create(name="Edge", definition=profile(cond), time_zone=time_zone)
+    segment = services.segment_go_live(segment=segment)
+    assert (segment.evaluation_state, segment.last_error) == ("idle", "")
+
+
+@pytest.mark.parametrize("unit", ["days", "weeks", "months", "years"])
+@pytest.mark.parametrize("op", ["in_last", "in_next", "not_in_last"])
+def test_relative_dates_stop_at_the_calendar_ends(matching, make_contact, op, unit):
+    """On 1 January in Kiritimati (UTC+14), 100000 years back or ahead is past the calendar."""
+    make_contact(birth_date="1990-01-01")
+    new_year = datetime.datetime(2026, 12, 31, 12, 0, tzinfo=datetime.UTC)
+    for field in ("created_at", "birth_date"):
+        cond = leaf(field, op, {"amount": 100_000, "unit": unit})
+        matching(profile(cond), now=new_year, zone="Pacific/Kiritimati")
+        matching(profile(cond), now=new_year, zone="Etc/GMT+12")
+
+
+# Dates at and near both ends of the calendar, with and without a UTC offset.
+EDGE_DAYS = st.one_of(
+    st.dates(max_value=datetime.date(1, 1, 5)),
+    st.dates(min_value=datetime.date(9999, 12, 27)),
+    st.dates(),
+)
+EDGE_TIMES = st.builds(
+    datetime.datetime.combine, EDGE_DAYS, st.times(), st.sampled_from([None, *OFFSETS])
+)
+EDGE_VALUES = st.one_of(
+    EDGE_DAYS.map(datetime.date.isoformat), EDGE_TIMES.map(datetime.datetime.isoformat)
+)
+
+
+@st.composite
+def edge_conditions(draw) -> tuple[dict, str]:
+    """A date condition with edge values, and the path under which a refusal must be."""
+    field = draw(st.sampled_from(["birth_date", "created_at", "attributes.renewal"]))
+    extra = {"type": "date"} if field.startswith("attributes.") else {}
+    op = draw(st.sampled_from(["on", "before", "after", "between", "in_last", "in_next"]))
+    if op == "between":
+        low, high = sorted(draw(st.lists(EDGE_DAYS, min_size=2, max_size=2)))
+        value = [low.isoformat(), high.isoformat()]
+        if field == "created_at":
+            value = draw(st.lists(EDGE_VALUES, min_size=2, max_size=2))
+    elif op in ("in_last", "in_next"):
+        value = {"amount": draw(st.integers(0, 100_000)), "unit": draw(st.sampled_from(UNITS))}
+    else:
+        value = draw(EDGE_DAYS).isoformat()
+    return leaf(field, op, value, **extra), "blocks[0].where.value"
+
+
+@EDGES
+@given(condition=edge_conditions(), time_zone=st.sampled_from(ZONES))
+def test_an_edge_date_is_refused_by_path_or_goes_live(db, condition, time_zone):
+    cond, path = condition
+    try:
+        services.definition_validate(definition=profile(cond))
+    except DefinitionError as exc:
+        assert all(p["path"].startswith(path) for p in exc.errors), exc.errors
+        return
+    segment = services.segment_create(name="Edge", definition=profile(cond), time_zone=time_zone)
+    segment = services.segment_go_live(segment=segment)
+    assert (segment.evaluation_state, segment.last_error) == ("idle", "")
+    services.segment_stop(segment=segment)
+    services.segment_delete(segment=segment)
