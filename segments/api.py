@@ -37,6 +37,7 @@ from contacts.api.exceptions import Conflict, DetailSerializer, Refused
 from contacts.api.filters import FilterSet, OrderingFilter
 from contacts.api.permissions import require_perms, viewable
 from contacts.api.views import ContactFilter
+from contacts.models import Contact
 
 from . import services
 from .engine import DefinitionError
@@ -159,6 +160,38 @@ class ChangeSerializer(serializers.Serializer):
 
 class ChangesQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
+
+
+class ExplainQuerySerializer(serializers.Serializer):
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The id of the contact to explain."
+    )
+
+
+class ExplainedBlockSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position among its siblings, from 0.")
+    kind = serializers.ChoiceField(choices=["profile", "behavior", "segment", "list", "group"])
+    join = serializers.ChoiceField(choices=["or", "and_also", "but_not"], allow_null=True)
+    matched = serializers.BooleanField(help_text="Whether the contact matches this block alone.")
+    value = serializers.FloatField(
+        allow_null=True,
+        help_text="Behavior blocks: the count, or the aggregate (null when there is none).",
+    )
+    result_after = serializers.BooleanField(help_text="The running result after this join.")
+    blocks = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="A group's inner blocks, each of this same shape.",
+    )
+
+
+class ExplainSerializer(serializers.Serializer):
+    segment = serializers.IntegerField()
+    contact = serializers.IntegerField()
+    member = serializers.BooleanField(help_text="Whether the contact is a stored member.")
+    result = serializers.BooleanField(help_text="Whether the definition selects it now.")
+    evaluated_at = serializers.DateTimeField()
+    blocks = ExplainedBlockSerializer(many=True)
 
 
 class MemberPagination(pagination.CursorPagination):
@@ -411,6 +444,27 @@ class SegmentViewSet(viewsets.ModelViewSet):
     def members_remove(self, request, pk=None):
         """Static segments: remove contacts by id or by a profile condition."""
         return self._static_change(request, services.static_segment_remove)
+
+    @extend_schema(
+        parameters=[ExplainQuerySerializer],
+        responses={
+            200: ExplainSerializer,
+            400: OpenApiTypes.OBJECT,
+            403: NO_CONTACT_VIEW,
+            404: OpenApiResponse(DetailSerializer, description="No such segment or contact."),
+        },
+    )
+    @action(detail=True, filter_backends=[], pagination_class=None, permission_classes=MEMBER_DATA)
+    def explain(self, request, pk=None):
+        """Why a contact is or is not a member: each block's answer for it, evaluated now."""
+        segment = self.get_object()
+        query = ExplainQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        contact = Contact.objects.filter(pk=query.validated_data["contact"]).first()
+        if contact is None:
+            raise exceptions.NotFound("No contact with this id.")
+        with service_errors():
+            return Response(services.segment_explain(segment=segment, contact=contact))
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=False, filter_backends=[], pagination_class=None)

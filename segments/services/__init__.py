@@ -8,6 +8,7 @@ business rule of its own. One module per concern, one import surface here:
 - ``evaluation``: full evaluation of one segment, its queueing and the refresh schedule
 - ``change_driven``: a few changed contacts re-evaluated across the live segments
 - ``static``: static segments edited by id or by a profile condition
+- ``explain``: why a contact is or is not a member, block by block
 - ``members``: a live segment's members and changes, as served to integrations
 
 They may import the engine, the models and the lower apps; never the admin, the API
@@ -19,6 +20,7 @@ from .change_driven import contacts_evaluate
 from .definitions import definition_estimate, definition_validate, segment_estimate
 from .errors import SegmentError, SegmentInUse, SegmentLocked, SegmentNotLive
 from .evaluation import live_segments_in_dependency_order, segment_evaluate, segments_refresh_due
+from .explain import segment_explain
 from .lifecycle import (
     EDITABLE_FIELDS,
     LOCKED_WHEN_LIVE,
@@ -50,6 +52,7 @@ __all__ = [
     "segment_delete",
     "segment_estimate",
     "segment_evaluate",
+    "segment_explain",
     "segment_go_live",
     "segment_live_users",
     "segment_members",
