@@ -413,6 +413,11 @@ class Reference:
         return self.day(op, moment.astimezone(self.zone).date(), wanted)
 
     def count(self, block: dict, contact_index: int) -> int:
+        return len(self.matching(block, contact_index))
+
+    def matching(self, block: dict, contact_index: int) -> list[InteractionData]:
+        """The contact's interactions that a behavior block counts."""
+
         def matches(interaction: InteractionData) -> bool:
             def value_of(name):
                 return self.interaction_value(interaction, name)
@@ -428,7 +433,7 @@ class Reference:
                 return self.window(occurred, block["between"])
             return True
 
-        return sum(1 for interaction in self.world.interactions if matches(interaction))
+        return [interaction for interaction in self.world.interactions if matches(interaction)]
 
     def window(self, moment: datetime.datetime, bounds: list[str]) -> bool:
         low, high = bounds
