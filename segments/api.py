@@ -46,7 +46,8 @@ from .models import MembershipChange, Segment
 from .permissions import MEMBERS_DENIED, SeesMembers, may_see_members
 
 DEFINITION_HELP = (
-    "The segment definition (grammar version 1): {'version': 1, 'blocks': [...]}. "
+    "The segment definition (grammar version 1 or 2): {'version': 2, 'blocks': [...]}; "
+    "version 2 adds group blocks and aggregates. "
     "Null for a static segment."
 )
 

@@ -78,6 +78,7 @@ COUNT_OPERATORS = ["eq", "gte", "lte", "between"]
 AGGREGATE_FUNCTIONS = ["sum", "avg", "min", "max"]
 AGGREGATE_OPERATORS = ["eq", "gt", "gte", "lt", "lte", "between"]
 AGGREGATE_PREFIX = "properties."
+MAX_GROUP_DEPTH = 3  # groups inside groups, at most this deep
 RELATIVE_UNITS = ["days", "weeks", "months", "years"]
 JSON_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 JSON_TYPES = [TEXT, NUMBER, DECIMAL, BOOLEAN, DATE, CHOICE]
@@ -209,7 +210,7 @@ def registry_as_json() -> dict[str, Any]:
         ],
     }
     return {
-        "version": 1,
+        "version": 2,
         "profile": _describe(CONTACT_FIELDS + ACCOUNT_FIELDS),
         "interaction": _describe(INTERACTION_FIELDS),
         "json_fields": json_fields,
@@ -222,5 +223,12 @@ def registry_as_json() -> dict[str, Any]:
         "count_operators": COUNT_OPERATORS,
         "relative_units": RELATIVE_UNITS,
         "joins": ["or", "and_also", "but_not"],
-        "block_kinds": ["profile", "behavior", "segment", "list"],
+        "block_kinds": ["profile", "behavior", "segment", "list", "group"],
+        # Version 2: groups of blocks, and aggregates of a number property in behavior blocks.
+        "group": {"keys": ["join", "kind", "blocks"], "max_depth": MAX_GROUP_DEPTH},
+        "aggregate": {
+            "functions": AGGREGATE_FUNCTIONS,
+            "operators": AGGREGATE_OPERATORS,
+            "field_prefix": AGGREGATE_PREFIX,
+        },
     }

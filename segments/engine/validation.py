@@ -20,7 +20,6 @@ from .errors import DefinitionError, Problem
 MAX_DEPTH = 10
 MAX_LEAVES = 200
 MAX_BLOCKS = 50  # in all, counting the blocks inside groups
-MAX_GROUP_DEPTH = 3
 MAX_LIST_VALUES = 1000
 MAX_TEXT = 1000
 MAX_AMOUNT = 100_000
@@ -136,8 +135,8 @@ class _Validator:
         if self.version < 2:
             self.error(f"{path}.kind", "group blocks need 'version': 2")
             return
-        if depth >= MAX_GROUP_DEPTH:
-            self.error(path, f"groups nest at most {MAX_GROUP_DEPTH} deep")
+        if depth >= registry.MAX_GROUP_DEPTH:
+            self.error(path, f"groups nest at most {registry.MAX_GROUP_DEPTH} deep")
             return
         self.blocks_list(block.get("blocks"), f"{path}.blocks", depth=depth + 1, compound=compound)
 

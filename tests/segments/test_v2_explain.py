@@ -208,3 +208,15 @@ def test_explain_is_in_the_schema(tmp_path):
     operation = schema["paths"]["/api/v1/segments/{id}/explain/"]["get"]
     assert [p["name"] for p in operation["parameters"] if p["in"] == "query"] == ["contact"]
     assert {"200", "400", "403", "404"} <= set(operation["responses"])
+
+
+def test_fields_describe_groups_and_aggregates(api):
+    grammar = api.get("/api/v1/segments/fields/").json()
+    assert grammar["version"] == 2
+    assert "group" in grammar["block_kinds"]
+    assert grammar["group"]["max_depth"] == 3
+    assert grammar["aggregate"] == {
+        "functions": ["sum", "avg", "min", "max"],
+        "operators": ["eq", "gt", "gte", "lt", "lte", "between"],
+        "field_prefix": "properties.",
+    }
