@@ -143,8 +143,15 @@ def interaction_data(contact_count: int):
     )
 
 
-def build(world: World, now: datetime.datetime) -> list[int]:
-    """Store the world; return the contact ids in order."""
+def campaign_only(interaction: InteractionData) -> dict:
+    return _json(campaign=interaction.campaign)
+
+
+def build(world: World, now: datetime.datetime, properties=campaign_only) -> list[int]:
+    """Store the world; return the contact ids in order.
+
+    ``properties`` gives an interaction's JSON properties from its data.
+    """
     accounts = [
         Account.objects.create(name=f"A{i}", industry=a.industry, employees=a.employees)
         for i, a in enumerate(world.accounts)
@@ -170,7 +177,7 @@ def build(world: World, now: datetime.datetime) -> list[int]:
             source=i.source,
             channel=i.channel,
             occurred_at=now + datetime.timedelta(hours=i.hours),
-            properties=_json(campaign=i.campaign),
+            properties=properties(i),
         )
         for i in world.interactions
     )
@@ -525,12 +532,18 @@ def rolled_back():
 )
 def test_compiled_definition_selects_what_the_design_says(world, now, zone, data):
     definition = data.draw(definitions(now.date()), label="definition")
+    assert_compiled_agrees(definition, world, now, zone)
+
+
+def assert_compiled_agrees(
+    definition: dict, world: World, now, zone: str, *, reference=Reference, **build_options
+) -> None:
+    """The compiled definition selects, in the stored world, what ``reference`` selects."""
     validate_definition(definition)
     with rolled_back():
-        ids = build(world, now)
-        compiled = compile_definition(definition, Clock(now, ZoneInfo(zone)))
-        selected = set(compiled)
-    expected = Reference(world, now, ZoneInfo(zone)).selected(definition)
+        ids = build(world, now, **build_options)
+        selected = set(compile_definition(definition, Clock(now, ZoneInfo(zone))))
+    expected = reference(world, now, ZoneInfo(zone)).selected(definition)
     assert selected == {ids[i] for i in expected}
 
 
@@ -560,21 +573,27 @@ def edits(world: World):
     return st.builds(lambda c, change: Edit(c, *change), contact, changes)
 
 
+def ingest(
+    data: InteractionData, contact_id: int, now: datetime.datetime, properties=campaign_only
+) -> None:
+    """Ingest one interaction through the service, as the API would."""
+    occurred = now + datetime.timedelta(hours=data.hours)
+    record = {
+        "contact": contact_id,
+        "type": data.type,
+        "source": data.source,
+        "channel": data.channel,
+        "occurred_at": occurred.isoformat(),
+        "properties": properties(data),
+    }
+    interactions_ingest(records=[record])
+
+
 def apply(edit: Edit, ids: list[int], now: datetime.datetime) -> set[int]:
     """Make one change; return the ids of the contacts whose data it changed."""
     contact = Contact.objects.select_related("account").get(pk=ids[edit.contact])
     if edit.field == "interaction":
-        data: InteractionData = edit.value
-        occurred = now + datetime.timedelta(hours=data.hours)
-        record = {
-            "contact": contact.pk,
-            "type": data.type,
-            "source": data.source,
-            "channel": data.channel,
-            "occurred_at": occurred.isoformat(),
-            "properties": _json(campaign=data.campaign),
-        }
-        interactions_ingest(records=[record])
+        ingest(edit.value, contact.pk, now)
         return {contact.pk}
     if edit.field == "account_industry":
         if contact.account is None:

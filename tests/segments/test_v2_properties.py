@@ -17,10 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contacts.models import Contact
-from interactions.models import Interaction
-from interactions.services import interactions_ingest
 from segments import services
-from segments.engine import Clock, compile_definition, validate_definition
+from segments.engine import Clock, compile_definition
 
 from .conftest import members
 from .test_properties import (
@@ -33,15 +31,18 @@ from .test_properties import (
     SOURCES,
     TYPES,
     ZONES,
+    Edit,
     InteractionData,
     Reference,
     World,
     _json,
     _live,
     _pair,
+    assert_compiled_agrees,
     behavior_blocks,
     build,
     conditions,
+    ingest,
     rolled_back,
     worlds,
 )
@@ -83,19 +84,7 @@ def properties(purchase: Purchase) -> dict:
 
 
 def build_with_amounts(world: World, now: datetime.datetime) -> list[int]:
-    ids = build(World(world.accounts, world.contacts), now)
-    Interaction.objects.bulk_create(
-        Interaction(
-            contact_id=ids[p.contact],
-            type=p.type,
-            source=p.source,
-            channel=p.channel,
-            occurred_at=now + datetime.timedelta(hours=p.hours),
-            properties=properties(p),
-        )
-        for p in world.interactions
-    )
-    return ids
+    return build(world, now, properties=properties)
 
 
 # --- the definitions ----------------------------------------------------------------------------
@@ -195,12 +184,9 @@ class ReferenceV2(Reference):
 )
 def test_grouped_and_aggregate_definitions_select_what_the_design_says(world, now, zone, data):
     definition = data.draw(v2_definitions(now.date()), label="definition")
-    validate_definition(definition)
-    with rolled_back():
-        ids = build_with_amounts(world, now)
-        selected = set(compile_definition(definition, Clock(now, ZoneInfo(zone))))
-    expected = ReferenceV2(world, now, ZoneInfo(zone)).selected(definition)
-    assert selected == {ids[i] for i in expected}
+    assert_compiled_agrees(
+        definition, world, now, zone, reference=ReferenceV2, properties=properties
+    )
 
 
 @pytest.mark.django_db
@@ -224,13 +210,6 @@ def test_aggregates_select_what_the_design_says(world, now, data):
 # --- (b) after changes: change-driven evaluation, the reference and explain agree ----------------
 
 
-@dataclass
-class Change:
-    contact: int
-    field: str
-    value: object
-
-
 def changes(world: World):
     contact = st.integers(0, len(world.contacts) - 1)
     kinds = st.one_of(
@@ -238,26 +217,17 @@ def changes(world: World):
         st.tuples(st.just("lead_score"), st.sampled_from(SCORES)),
         st.tuples(st.just("purchase"), purchases(1)),
     )
-    return st.builds(lambda c, kind: Change(c, *kind), contact, kinds)
+    return st.builds(lambda c, kind: Edit(c, *kind), contact, kinds)
 
 
-def apply(change: Change, world: World, ids: list[int], now: datetime.datetime) -> int:
+def apply(change: Edit, world: World, ids: list[int], now: datetime.datetime) -> int:
     """Make one change in the database and in the world; return the contact's id."""
     contact_id = ids[change.contact]
     if change.field == "purchase":
         purchase = copy.copy(change.value)
         purchase.contact = change.contact
         world.interactions.append(purchase)
-        occurred = now + datetime.timedelta(hours=purchase.hours)
-        record = {
-            "contact": contact_id,
-            "type": purchase.type,
-            "source": purchase.source,
-            "channel": purchase.channel,
-            "occurred_at": occurred.isoformat(),
-            "properties": properties(purchase),
-        }
-        interactions_ingest(records=[record])
+        ingest(purchase, contact_id, now, properties)
         return contact_id
     setattr(world.contacts[change.contact], change.field, change.value)
     contact = Contact.objects.get(pk=contact_id)
