@@ -80,7 +80,8 @@ class SegmentMembership(models.Model):
     # extra index slows the bulk writes of an evaluation. No foreign keys checked by the
     # database either: checking one per row at commit took a quarter of a go-live. The
     # rows come from the contact table in the evaluating transaction, Django cascades
-    # deletions, and a contact deleted mid-evaluation leaves at the next one.
+    # deletions, and a contact's deletion waits for the evaluations writing members
+    # (``services.erasure``).
     segment = models.ForeignKey(
         Segment,
         on_delete=models.CASCADE,

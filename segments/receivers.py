@@ -7,7 +7,6 @@ membership changed); this module turns each into one batched django-q2 task.
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 from django_q.tasks import async_task
@@ -16,7 +15,8 @@ from contacts.models import Account, Contact
 from interactions.signals import interactions_ingested
 from marketing_lists.signals import list_membership_changed
 
-from .models import Segment, SegmentMembership
+from .models import Segment
+from .services import contact_deletion_prepare
 
 BATCH = 10_000
 
@@ -59,9 +59,8 @@ def account_saved(sender, instance: Account, created: bool, raw: bool = False, *
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")
 def contact_deleted(sender, instance: Contact, **kwargs) -> None:
-    # Memberships go with the contact (cascade); keep the segments' sizes true.
-    segment_ids = SegmentMembership.objects.filter(contact=instance).values("segment_id")
-    Segment.objects.filter(pk__in=segment_ids).update(member_count=F("member_count") - 1)
+    # Memberships go with the contact (cascade); no evaluation may add them back.
+    contact_deletion_prepare(contact=instance)
 
 
 @receiver(interactions_ingested, dispatch_uid="segments.interactions_ingested")

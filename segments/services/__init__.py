@@ -8,6 +8,7 @@ business rule of its own. One module per concern, one import surface here:
 - ``evaluation``: full evaluation of one segment, its queueing and the refresh schedule
 - ``change_driven``: a few changed contacts re-evaluated across the live segments
 - ``static``: static segments edited by id or by a profile condition
+- ``erasure``: a contact's deletion kept apart from the evaluations writing members
 - ``explain``: why a contact is or is not a member, block by block
 - ``members``: a live segment's members and changes, as served to integrations
 
@@ -18,6 +19,7 @@ or the tasks.
 from ..engine import DefinitionError
 from .change_driven import contacts_evaluate
 from .definitions import definition_estimate, definition_validate, segment_estimate
+from .erasure import contact_deletion_prepare
 from .errors import SegmentError, SegmentInUse, SegmentLocked, SegmentNotLive
 from .evaluation import live_segments_in_dependency_order, segment_evaluate, segments_refresh_due
 from .explain import segment_explain
@@ -43,6 +45,7 @@ __all__ = [
     "SegmentInUse",
     "SegmentLocked",
     "SegmentNotLive",
+    "contact_deletion_prepare",
     "contacts_evaluate",
     "definition_estimate",
     "definition_validate",
