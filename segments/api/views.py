@@ -1,247 +1,37 @@
-"""REST API for segments: CRUD, lifecycle, estimates, members and their changes.
+"""The segment viewset: CRUD, lifecycle, estimates, members, changes and explain."""
 
-Every write goes through ``segments.services``; this module only translates
-HTTP to service calls and service errors to HTTP:
-
-- an invalid definition -> 400 ``{"definition": {"<path>": ["message"]}}``, the
-  path being inside the definition (``blocks[1].where.all[0].op``) and
-  ``non_field_errors`` for the definition as a whole; a bad condition given to
-  ``members/add/`` or ``members/remove/`` is reported the same way under ``where``;
-- a segment that is live and locked, or used by a live segment, or the members or
-  changes of a segment that is not live -> 409 ``{"detail": "message"}``; any other
-  refused operation -> 400 ``{"detail": ...}``.
-
-Members, their changes and estimates reveal contact data: they take
-``contacts.view_contact`` on top of the segment permission (``segments.permissions``).
-"""
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-)
-from rest_framework import exceptions, pagination, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from contacts.api.exceptions import Conflict, DetailSerializer, Refused
-from contacts.api.filters import FilterSet, OrderingFilter
-from contacts.api.permissions import require_perms, viewable
-from contacts.api.views import ContactFilter
+from contacts.api.exceptions import DetailSerializer
+from contacts.api.filters import OrderingFilter
+from contacts.api.permissions import require_perms
 from contacts.models import Contact
 
-from . import services
-from .engine import DefinitionError
-from .engine.registry import registry_as_json
-from .models import MembershipChange, Segment
-from .permissions import MEMBERS_DENIED, SeesMembers, may_see_members
-
-DEFINITION_HELP = (
-    "The segment definition (grammar version 1 or 2): {'version': 2, 'blocks': [...]}; "
-    "version 2 adds group blocks and aggregates. "
-    "Null for a static segment."
+from .. import services
+from ..engine.registry import registry_as_json
+from ..models import Segment
+from ..permissions import MEMBERS_DENIED, SeesMembers, may_see_members
+from .exceptions import service_errors
+from .filters import SegmentFilter
+from .pagination import ChangePagination, MemberPagination
+from .serializers import (
+    ChangedSerializer,
+    ChangeSerializer,
+    ChangesQuerySerializer,
+    CountSerializer,
+    DefinitionEstimateSerializer,
+    ExplainQuerySerializer,
+    ExplainSerializer,
+    MemberSerializer,
+    SegmentSerializer,
+    StaticChangeSerializer,
 )
-
-
-def definition_errors(exc: DefinitionError, field: str = "definition") -> dict:
-    """Map DefinitionError problems to DRF's shape: a list of messages per path."""
-    errors: dict = {}
-    for problem in exc.errors:
-        path = problem["path"]
-        if path == "time_zone":
-            errors.setdefault("time_zone", []).append(problem["message"])
-            continue
-        if path.startswith(field):
-            path = path[len(field) :].lstrip(".")
-        by_path = errors.setdefault(field, {})
-        by_path.setdefault(path or "non_field_errors", []).append(problem["message"])
-    return errors
-
-
-@contextmanager
-def service_errors(field: str = "definition") -> Iterator[None]:
-    """Turn the services' refusals into 400/409 responses."""
-    try:
-        yield
-    except DefinitionError as exc:
-        raise exceptions.ValidationError(definition_errors(exc, field)) from exc
-    except (services.SegmentInUse, services.SegmentLocked, services.SegmentNotLive) as exc:
-        raise Conflict(str(exc)) from exc
-    except services.SegmentError as exc:
-        raise Refused(str(exc)) from exc
-    except DjangoValidationError as exc:
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        raise exceptions.ValidationError(detail) from exc
-
-
-class EvaluationStateSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(
-        source="evaluation_state", choices=Segment.EvaluationState.choices
-    )
-    last_evaluated_at = serializers.DateTimeField(allow_null=True)
-    error = serializers.CharField(source="last_error")
-
-
-class SegmentSerializer(serializers.ModelSerializer):
-    definition = serializers.JSONField(
-        allow_null=True, required=False, default=None, help_text=DEFINITION_HELP
-    )
-    evaluation = EvaluationStateSerializer(source="*", read_only=True)
-
-    class Meta:
-        model = Segment
-        fields = [
-            "id",
-            "name",
-            "description",
-            "kind",
-            "status",
-            "definition",
-            "time_zone",
-            "refresh_interval_minutes",
-            "member_count",
-            "evaluation",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["status", "member_count"]
-
-
-class DefinitionEstimateSerializer(serializers.Serializer):
-    definition = serializers.JSONField(help_text=DEFINITION_HELP)
-    time_zone = serializers.CharField(default="UTC", max_length=64)
-    kind = serializers.ChoiceField(
-        choices=[Segment.Kind.DYNAMIC, Segment.Kind.COMPOUND], default=Segment.Kind.DYNAMIC
-    )
-
-
-class CountSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-
-
-class ChangedSerializer(serializers.Serializer):
-    changed = serializers.IntegerField(help_text="Contacts whose membership changed.")
-
-
-class StaticChangeSerializer(serializers.Serializer):
-    contacts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=100_000
-    )
-    where = serializers.JSONField(
-        required=False, help_text="A profile condition, as in a definition's profile block."
-    )
-
-    def validate(self, attrs):
-        if ("contacts" in attrs) == ("where" in attrs):
-            raise serializers.ValidationError("Give either 'contacts' (ids) or 'where'.")
-        return attrs
-
-
-class MemberSerializer(serializers.Serializer):
-    contact = serializers.IntegerField(source="contact_id")
-    email = serializers.EmailField()
-    added_at = serializers.DateTimeField()
-
-
-class ChangeSerializer(serializers.Serializer):
-    contact = serializers.IntegerField(source="contact_id")
-    email = serializers.EmailField()
-    change = serializers.ChoiceField(choices=MembershipChange.Change.choices)
-    at = serializers.DateTimeField()
-
-
-class ChangesQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-
-
-class ExplainQuerySerializer(serializers.Serializer):
-    contact = serializers.IntegerField(
-        min_value=1, max_value=2**63 - 1, help_text="The id of the contact to explain."
-    )
-
-
-class ExplainedBlockSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position among its siblings, from 0.")
-    kind = serializers.ChoiceField(choices=["profile", "behavior", "segment", "list", "group"])
-    join = serializers.ChoiceField(choices=["or", "and_also", "but_not"], allow_null=True)
-    matched = serializers.BooleanField(help_text="Whether the contact matches this block alone.")
-    value = serializers.FloatField(
-        allow_null=True,
-        help_text="Behavior blocks: the count, or the aggregate (null when there is none).",
-    )
-    result_after = serializers.BooleanField(help_text="The running result after this join.")
-    blocks = serializers.ListField(
-        child=serializers.DictField(),
-        required=False,
-        help_text="A group's inner blocks, each of this same shape.",
-    )
-
-
-class ExplainSerializer(serializers.Serializer):
-    segment = serializers.IntegerField()
-    contact = serializers.IntegerField()
-    member = serializers.BooleanField(help_text="Whether the contact is a stored member.")
-    result = serializers.BooleanField(help_text="Whether the definition selects it now.")
-    evaluated_at = serializers.DateTimeField()
-    blocks = ExplainedBlockSerializer(many=True)
-
-
-class MemberPagination(pagination.CursorPagination):
-    # Keyed on the unique (segment, contact) index: fast at any depth, no COUNT.
-    ordering = "contact_id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-    def decode_cursor(self, request):
-        # The position is compared with a bigint column: anything else is no cursor of ours.
-        cursor = super().decode_cursor(request)
-        position = cursor and cursor.position
-        if position is not None and not (position.isdigit() and int(position) < 2**63):
-            raise exceptions.NotFound(self.invalid_cursor_message)
-        return cursor
-
-
-class ChangePagination(MemberPagination):
-    # Ids grow as changes are recorded, so id order is the order they happened in.
-    ordering = "id"
-
-
-class SegmentFilter(FilterSet):
-    class Meta:
-        model = Segment
-        fields = ["kind", "status"]
-
-
-@extend_schema_field(OpenApiTypes.INT)
-def members_of(queryset: QuerySet, name: str, segment: Segment) -> QuerySet:
-    """Contacts in live ``segment``: a semi-join, so each contact is listed once."""
-    try:
-        memberships = services.segment_members(segment=segment)
-    except services.SegmentNotLive as exc:
-        raise exceptions.ValidationError({name: [str(exc)]}) from exc
-    return queryset.filter(Exists(memberships.filter(contact=OuterRef("pk"))))
-
-
-ContactFilter.contribute(
-    "segment",
-    django_filters.ModelChoiceFilter(
-        queryset=viewable(Segment),
-        method=members_of,
-        label="Members of this live segment (id); a segment that is not live is a 400.",
-        error_messages={"invalid_choice": "No segment with this id that you may view."},
-    ),
-)
-
 
 # Members, changes and estimates: the segment permission, and contacts.view_contact.
 MEMBER_DATA = [require_perms("segments.view_segment"), SeesMembers]
