@@ -526,3 +526,26 @@ def test_an_edge_date_is_refused_by_path_or_goes_live(db, condition, time_zone):
     assert (segment.evaluation_state, segment.last_error) == ("idle", "")
     services.segment_stop(segment=segment)
     services.segment_delete(segment=segment)
+
+
+@pytest.mark.parametrize("offset", ["-23:59", "+15:00", "-14:01"])
+def test_a_utc_offset_past_any_time_zones_is_refused_by_path(db, offset):
+    """Python reads offsets up to 23:59; PostgreSQL refuses those past 15:59, so such a
+    definition would go live and then fail every evaluation."""
+    value = f"2026-03-01T00:01:00{offset}"
+    cond = {"field": "created_at", "op": "between", "value": ["2026-01-01", value]}
+    with pytest.raises(DefinitionError) as refused:
+        services.definition_validate(definition=profile(cond))
+    assert refused.value.errors == [
+        {
+            "path": "blocks[0].where.value[1]",
+            "message": "must have a UTC offset between -14:00 and +14:00",
+        }
+    ]
+
+
+def test_real_time_zones_offsets_are_accepted(db):
+    for offset in ("+14:00", "-12:00", "+05:45", "Z"):
+        value = ["2026-01-01", f"2026-03-01T08:00:00{offset}"]
+        cond = {"field": "created_at", "op": "between", "value": value}
+        services.definition_validate(definition=profile(cond))

@@ -18,6 +18,7 @@ from ..errors import Problem
 
 MAX_LIST_VALUES = 1000
 MAX_TEXT = 1000
+MAX_UTC_OFFSET = datetime.timedelta(hours=14)
 MAX_AMOUNT = 100_000
 
 
@@ -121,6 +122,9 @@ class ValueValidator:
         at the calendar's ends that has no answer, so such a definition would go live
         and then fail every evaluation.
         """
+        if _offset_out_of_range(value):
+            self.error(path, "must have a UTC offset between -14:00 and +14:00")
+            return None
         if value is None or _day_of(value) is not None:
             return value
         self.error(path, f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
@@ -159,6 +163,13 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _offset_out_of_range(value: datetime.date | None) -> bool:
+    """Offsets past any real time zone's: Python parses up to 23:59, PostgreSQL refuses
+    them (beyond 15:59), and every evaluation of the definition would fail."""
+    offset = value.utcoffset() if isinstance(value, datetime.datetime) else None
+    return offset is not None and abs(offset) > MAX_UTC_OFFSET
 
 
 def _day_of(value: datetime.date) -> datetime.date | None:
