@@ -1,21 +1,7 @@
-"""Writing contacts, their consent to email and their links; data rights.
-
-Contacts is the lowest app, so it cannot know what the others store about a contact.
-Each contributes a section to the export with ``export_section`` when it is ready.
-Erasure needs no such help: deleting a contact cascades to what is only about them,
-the foreign keys that outlive it are cleared (``SET_NULL``), and the owning apps'
-``pre_delete`` receivers strip personal data from the rows they keep as evidence.
-
-Consent works the same way round: ``do_not_email`` is a contact field, but the consent
-log and the rules about who may change it belong to the app that keeps the log, which
-installs itself with ``email_consent_keeper``. Staff and integrations (admin, API,
-imports) create and change contacts with ``contact_create`` and ``contact_update``,
-which route ``do_not_email`` through it.
-"""
+"""Data rights: a contact's export, and erasure that keeps consent evidence anonymised."""
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +12,7 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .models import Contact
+from ..models import Contact
 
 logger = logging.getLogger(__name__)
 
@@ -148,100 +134,3 @@ def _nonzero(counts: Counts) -> Counts:
 
 def _as_text(counts: Counts) -> str:
     return ",".join(f"{label}:{count}" for label, count in counts.items()) or "-"
-
-
-# --- writes: profile, consent to email, links ---------------------------------------------
-
-
-class ConsentRefused(Exception):
-    """A change of consent that only the contact may make; ``str(e)`` says so."""
-
-
-class EmailConsent:
-    """How ``do_not_email`` changes when staff or an integration changes it.
-
-    This default only stores it. The app that keeps the consent log installs a subclass
-    (``email_consent_keeper``) that records each change and refuses what only the
-    contact may do.
-    """
-
-    def refusal(self, *, contact: Contact, do_not_email: bool) -> str | None:
-        """Why ``do_not_email`` may not become ``do_not_email``, or None."""
-        return None
-
-    def change(self, *, contact: Contact, do_not_email: bool, source: str, actor=None) -> None:
-        """Set ``do_not_email``, or raise ``ConsentRefused``; called in a transaction."""
-        contact.do_not_email = do_not_email
-        contact.save(update_fields=["do_not_email", "updated_at"])
-
-
-_email_consent = [EmailConsent()]
-
-
-def email_consent_keeper(keeper: EmailConsent) -> None:
-    """Install ``keeper`` as the one way ``do_not_email`` changes."""
-    _email_consent[0] = keeper
-
-
-def contact_do_not_email_refusal(*, contact: Contact, do_not_email: bool) -> str | None:
-    """Why staff may not set ``do_not_email`` to this value (for a form to show), or None."""
-    return _email_consent[0].refusal(contact=contact, do_not_email=do_not_email)
-
-
-@transaction.atomic
-def contact_do_not_email_set(
-    *, contact: Contact, do_not_email: bool, source: str, actor=None
-) -> None:
-    """Change ``do_not_email`` on behalf of ``actor`` (a user; None for a system).
-
-    Raises ``ConsentRefused`` when only the contact may make the change.
-    """
-    _email_consent[0].change(contact=contact, do_not_email=do_not_email, source=source, actor=actor)
-
-
-@transaction.atomic
-def contact_create(*, contact: Contact, source: str, actor=None) -> Contact:
-    """Save a new contact built by staff or an integration; a ``do_not_email`` given
-    with it is recorded like any later change."""
-    do_not_email, contact.do_not_email = contact.do_not_email, False
-    contact.save()
-    if do_not_email:
-        contact_do_not_email_set(contact=contact, do_not_email=True, source=source, actor=actor)
-    return contact
-
-
-@transaction.atomic
-def contact_update(
-    *, contact: Contact, changes: dict[str, Any], source: str, actor=None
-) -> Contact:
-    """Apply ``changes`` (field name to value) made by staff or an integration.
-
-    Only the fields named are written, so a concurrent change of the others (the
-    contact unsubscribing meanwhile) is never overwritten with what was read before.
-    A refused ``do_not_email`` refuses the whole change.
-    """
-    changes = dict(changes)
-    if "do_not_email" in changes:
-        contact_do_not_email_set(
-            contact=contact, do_not_email=changes.pop("do_not_email"), source=source, actor=actor
-        )
-    if changes:
-        for name, value in changes.items():
-            setattr(contact, name, value)
-        contact.save(update_fields=[*changes, "updated_at"])
-    return contact
-
-
-def contacts_links_reset(*, contacts: models.QuerySet[Contact]) -> int:
-    """End every public link sent to ``contacts`` (subscription center, unsubscribe,
-    confirmation) by giving each a new key; returns how many were reset.
-
-    ``updated_at`` moves too, so integrations that sync by it fetch the new links.
-    """
-    now = timezone.now()
-    renewed = [
-        Contact(pk=pk, public_key=uuid.uuid4(), updated_at=now)
-        for pk in contacts.values_list("pk", flat=True)
-    ]
-    Contact.objects.bulk_update(renewed, ["public_key", "updated_at"], batch_size=1000)
-    return len(renewed)
