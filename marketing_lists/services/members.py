@@ -49,7 +49,9 @@ def list_add_members(
         )
         rejoining = memberships.filter(contact_id__in=eligible)
         existing = set(rejoining.values_list("contact_id", flat=True))
-        rejoining.update(status=Status.SUBSCRIBED, subscribed_at=now, source=source)
+        rejoining.update(
+            status=Status.SUBSCRIBED, subscribed_at=now, unsubscribed_at=None, source=source
+        )
         ListMembership.objects.bulk_create(
             ListMembership(
                 list=marketing_list,

@@ -47,7 +47,8 @@ def _set_status(membership: ListMembership, *, status: str, source: str) -> None
     membership.status = status
     membership.source = source
     if status == Status.SUBSCRIBED:
-        membership.subscribed_at = now
+        # Subscribed again: the earlier unsubscription is history (the consent log keeps it).
+        membership.subscribed_at, membership.unsubscribed_at = now, None
     elif status == Status.UNSUBSCRIBED:
         membership.unsubscribed_at = now
     membership.save(update_fields=["status", "source", "subscribed_at", "unsubscribed_at"])

@@ -289,3 +289,24 @@ def test_bulk_add_and_remove_work_in_batches(
             services.list_remove_members(marketing_list=static, contact_ids=ids, source="admin")
             == 2500
         )
+
+
+def test_subscribing_again_clears_the_unsubscription(make_contact, make_list):
+    contact, newsletter = make_contact(), make_list()
+    services.list_unsubscribe(marketing_list=newsletter, contact=contact, source=Source.API)
+    membership = services.list_subscribe(
+        marketing_list=newsletter, contact=contact, source=Source.SUBSCRIPTION_CENTER
+    )
+    membership.refresh_from_db()
+    assert membership.status == Status.SUBSCRIBED
+    assert membership.unsubscribed_at is None
+
+
+def test_staff_adding_back_a_removed_member_clears_the_unsubscription(make_contact, make_list):
+    static = make_list(kind="static")
+    contact = make_contact()
+    services.list_add_members(marketing_list=static, contact_ids=[contact.pk], source="admin")
+    services.list_remove_members(marketing_list=static, contact_ids=[contact.pk], source="admin")
+    services.list_add_members(marketing_list=static, contact_ids=[contact.pk], source="admin")
+    membership = ListMembership.objects.get()
+    assert (membership.status, membership.unsubscribed_at) == (Status.SUBSCRIBED, None)
