@@ -10,6 +10,7 @@ from rest_framework.settings import api_settings
 
 from .. import links, services
 from ..models import Account, Contact
+from ..services import fields
 from .exceptions import Conflict, DetailSerializer
 from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
 from .permissions import require_perms
@@ -33,14 +34,13 @@ class ProfileSerializer(serializers.ModelSerializer):
             raise
 
     def validate_attributes(self, value):
-        # Segment definitions address custom attributes by key.
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
+        # The same rules as bulk upserts' (services.fields).
+        if refusal := fields.attributes_refusal(value):
+            raise serializers.ValidationError(refusal)
         return value
 
     def validate_external_id(self, value):
-        # Only NULL may repeat in the unique column: a blank id means none.
-        return value or None
+        return fields.external_id_clean(value)
 
 
 class AccountSerializer(ProfileSerializer):

@@ -39,8 +39,13 @@ from .profile import (
     email_consent,
     email_consent_keeper,
 )
+from .upsert import MAX_RECORDS, UpsertResult, accounts_upsert, contacts_upsert
 
 __all__ = [
+    "MAX_RECORDS",
+    "UpsertResult",
+    "accounts_upsert",
+    "contacts_upsert",
     "ERASED_REPR",
     "EXPORT_FORMAT",
     "ConsentRefused",

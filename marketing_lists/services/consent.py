@@ -135,14 +135,61 @@ class EmailConsentLog(EmailConsent):
         action = Action.UNSUBSCRIBED_ALL if do_not_email else Action.RESUBSCRIBED_ALL
         record(contact=contact, action=action, source=source, actor=actor)
 
+    def refusals(self, *, wanted: dict[int, bool]) -> dict[int, str]:
+        lifting = Contact.objects.filter(
+            pk__in=[pk for pk, value in wanted.items() if not value], do_not_email=True
+        ).values_list("pk", flat=True)
+        own = contacts_own_no_email(list(lifting))
+        return {pk: _own_no_email_refusal(pk) for pk in sorted(own)}
+
+    def change_many(self, *, wanted: dict[int, bool], source: str, actor=None) -> None:
+        stored = dict(
+            Contact.objects.select_for_update()
+            .filter(pk__in=list(wanted))
+            .values_list("pk", "do_not_email")
+        )
+        changing = {pk: value for pk, value in wanted.items() if stored.get(pk, value) != value}
+        super().change_many(wanted=changing, source=source, actor=actor)
+        ConsentEvent.objects.bulk_create(
+            ConsentEvent(
+                contact_id=pk,
+                action=Action.UNSUBSCRIBED_ALL if value else Action.RESUBSCRIBED_ALL,
+                source=source,
+                actor=actor,
+            )
+            for pk, value in sorted(changing.items())
+        )
+
     @staticmethod
     def _refusal(contact: Contact, *, stored: bool, wanted: bool) -> str | None:
         if wanted or not stored or not no_email_is_contacts_own(contact):
             return None
-        return (
-            f"Contact {contact.pk} unsubscribed from all marketing email themselves; only "
-            "they can undo it, by confirming a subscription: ask them to confirm by email."
-        )
+        return _own_no_email_refusal(contact.pk)
+
+
+def _own_no_email_refusal(contact_id: int) -> str:
+    return (
+        f"Contact {contact_id} unsubscribed from all marketing email themselves; only "
+        "they can undo it, by confirming a subscription: ask them to confirm by email."
+    )
+
+
+def contacts_own_no_email(contact_ids: list[int]) -> set[int]:
+    """Of contacts whose ``do_not_email`` is set, those for whom it is their own wish
+    (``no_email_is_contacts_own``), in one query."""
+    latest: dict[int, ConsentEvent] = {}
+    events = ConsentEvent.objects.filter(
+        contact_id__in=contact_ids, action__in=[Action.UNSUBSCRIBED_ALL, Action.RESUBSCRIBED_ALL]
+    ).order_by("contact_id", "-pk")
+    for event in events.only("contact_id", "action", "source"):
+        latest.setdefault(event.contact_id, event)
+    return {
+        pk
+        for pk in contact_ids
+        if pk not in latest
+        or latest[pk].action != Action.UNSUBSCRIBED_ALL
+        or latest[pk].source in SELF_SERVICE_SOURCES
+    }
 
 
 email_consent_keeper(EmailConsentLog())
