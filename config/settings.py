@@ -155,6 +155,9 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# The product's name in the admin's header and page titles.
+CRM_SITE_NAME = os.environ.get("SITE_NAME", "crm-segments")
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 

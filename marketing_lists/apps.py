@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class MarketingListsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "marketing_lists"
+    verbose_name = "Marketing lists"
 
     def ready(self) -> None:
         # Connects the signal receivers, adds this app's part to the contact export, and
