@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "interactions",
     "marketing_lists",
     "segments",
+    "webhooks",
     "devtools",  # demo, benchmark and load-test commands; optional for host projects
 ]
 
@@ -226,6 +227,13 @@ else:
 # worker pool with `Q_CLUSTER_NAME=long python manage.py qcluster`.
 Q_CLUSTER["ALT_CLUSTERS"] = {"long": {"timeout": 3000, "retry": 3600}}
 SEGMENTS_FULL_EVALUATION_CLUSTER = os.environ.get("SEGMENTS_FULL_EVALUATION_CLUSTER") or None
+
+# Webhooks: an endpoint failing without a success for this long is turned off; a
+# failed message waits WEBHOOK_RETRY_BASE_SECONDS × 2^(attempts-1) (at most 6 hours).
+# URLs resolving to private, loopback or link-local addresses are refused unless allowed.
+WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS", "72"))
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "5"))
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
 # REST API: tokens for other systems, the session for staff in a browser. Token comes
 # first so that an anonymous call is answered 401 with a WWW-Authenticate header.

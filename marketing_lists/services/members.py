@@ -12,6 +12,7 @@ from django.utils import timezone
 from contacts.models import Contact
 
 from ..models import ConsentEvent, ListMembership, MarketingList
+from ..signals import subscription_status_changed
 from .consent import Action, Status, announce, left_themselves
 from .subscriptions import list_subscribe
 
@@ -64,6 +65,15 @@ def list_add_members(
             if contact_id not in existing
         )
         _record_many(eligible, marketing_list, action=Action.SUBSCRIBED, source=source, actor=actor)
+        subscription_status_changed.send(
+            sender=ListMembership,
+            list_id=marketing_list.pk,
+            changes=[
+                (pk, Status.UNSUBSCRIBED if pk in existing else None, Status.SUBSCRIBED)
+                for pk in eligible
+            ],
+            source=source,
+        )
         announce(list_id=marketing_list.pk, contact_ids=eligible)
         added += len(eligible)
     return added
@@ -125,6 +135,12 @@ def list_remove_members(
             action=Action.UNSUBSCRIBED,
             source=source,
             actor=actor,
+        )
+        subscription_status_changed.send(
+            sender=ListMembership,
+            list_id=marketing_list.pk,
+            changes=[(pk, status, Status.UNSUBSCRIBED) for pk, status in leaving],
+            source=source,
         )
         announce(
             list_id=marketing_list.pk,

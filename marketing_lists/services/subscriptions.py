@@ -15,6 +15,7 @@ from contacts.services import ConsentRefused
 
 from ..confirmation import send_confirmation_email
 from ..models import ConsentEvent, ListMembership, MarketingList
+from ..signals import subscription_status_changed
 from .consent import (
     SELF_SERVICE_SOURCES,
     Action,
@@ -44,6 +45,7 @@ def _locked_membership(
 
 def _set_status(membership: ListMembership, *, status: str, source: str) -> None:
     now = timezone.now()
+    old = membership.status
     membership.status = status
     membership.source = source
     if status == Status.SUBSCRIBED:
@@ -52,6 +54,13 @@ def _set_status(membership: ListMembership, *, status: str, source: str) -> None
     elif status == Status.UNSUBSCRIBED:
         membership.unsubscribed_at = now
     membership.save(update_fields=["status", "source", "subscribed_at", "unsubscribed_at"])
+    if old != status:
+        subscription_status_changed.send(
+            sender=ListMembership,
+            list_id=membership.list_id,
+            changes=[(membership.contact_id, old, status)],
+            source=source,
+        )
 
 
 def _allow_email_again(*, contact: Contact, **evidence) -> None:
@@ -202,6 +211,12 @@ def contact_unsubscribe_all(
         ConsentEvent(list_id=list_id, action=Action.UNSUBSCRIBED, **evidence) for list_id, _ in left
     )
     for list_id, status in left:
+        subscription_status_changed.send(
+            sender=ListMembership,
+            list_id=list_id,
+            changes=[(contact.pk, status, Status.UNSUBSCRIBED)],
+            source=source,
+        )
         if status == Status.SUBSCRIBED:
             announce(list_id=list_id, contact_ids=[contact.pk])
 

@@ -11,6 +11,7 @@ from ..engine import Clock, scoped_sql
 from ..engine.dependencies import DataChange, reads
 from ..engine.materializer import apply_moves, moves, selected
 from ..models import Evaluation, Segment
+from ..signals import members_changed
 from .evaluation import live_segments_with_uses, log_evaluation, record_failure
 
 
@@ -81,6 +82,7 @@ def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int
     Segment.objects.bulk_update(changed, ["member_count"])
     for evaluation in evaluations:
         log_evaluation(evaluation, (evaluation.finished_at - started).total_seconds())
+    members_changed.send(sender=Segment, evaluations=[(e.segment_id, e.pk) for e in evaluations])
     return set(moved)
 
 

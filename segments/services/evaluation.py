@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 from ..engine import compile_definition
 from ..engine.materializer import Diff, materialize
 from ..models import Evaluation, Segment
+from ..signals import members_changed
 from .definitions import clock_for
 
 logger = logging.getLogger("segments.services")
@@ -140,6 +141,8 @@ def _finish(segment: Segment, evaluation: Evaluation, diff: Diff) -> None:
     evaluation.status = Evaluation.Status.SUCCEEDED
     evaluation.finished_at = segment.last_evaluated_at
     evaluation.save()
+    if diff.added or diff.removed:
+        members_changed.send(sender=Segment, evaluations=[(segment.pk, evaluation.pk)])
 
 
 def record_failure(segment: Segment, evaluation: Evaluation, exc: Exception) -> None:

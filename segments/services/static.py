@@ -11,6 +11,7 @@ from contacts.models import Contact
 from ..engine import DefinitionError, Problem, condition_q, contacts_matching, validate_definition
 from ..engine.materializer import add_members, remove_members
 from ..models import Evaluation, Segment
+from ..signals import members_changed
 from .definitions import clock_for
 from .errors import SegmentError
 from .evaluation import refresh_dependents
@@ -60,6 +61,8 @@ def _static_change(segment: Segment, contacts: QuerySet, change) -> int:
         evaluation.size, evaluation.added, evaluation.removed = locked.member_count, added, removed
         evaluation.status, evaluation.finished_at = Evaluation.Status.SUCCEEDED, timezone.now()
         evaluation.save()
+        if changed:
+            members_changed.send(sender=Segment, evaluations=[(locked.pk, evaluation.pk)])
     if changed and locked.is_live:
         refresh_dependents(locked)
     return changed
