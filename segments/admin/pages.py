@@ -1,5 +1,5 @@
-"""The segment admin's own pages: the live estimate, members (paged, searchable, CSV) and
-static segments' add and remove by query.
+"""The segment admin's own pages: the live estimate, members (paged, searchable, CSV),
+"why is this contact a member?" and static segments' add and remove by query.
 
 Each of them shows contacts, or counts them by a condition, so each takes permission to
 view contacts on top of the segment permission (``has_members_permission``).
@@ -16,12 +16,17 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from contacts.models import Contact
+
 from .. import services
 from ..engine import DefinitionError
 from ..forms import ConditionForm
 from ..models import Segment
 from ..permissions import MEMBERS_DENIED, may_see_members
 from . import sections
+from .display import explain_rows
+
+CONTACTS_PICKED = 20  # contacts the "Why?" page lists for an email search
 
 
 class _Echo:
@@ -52,6 +57,7 @@ class SegmentPages:
                 wrap(self.members_csv_view),
                 name="segments_segment_members_csv",
             ),
+            path("<path:object_id>/why/", wrap(self.why_view), name="segments_segment_why"),
             path(
                 "<path:object_id>/by-query/<str:action>/",
                 wrap(self.by_query_view),
@@ -152,6 +158,34 @@ class SegmentPages:
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-members.csv"'
         return response
 
+    def why_view(self, request, object_id):
+        """Why one contact is or is not a member: each block's answer for them, now.
+
+        Without a contact, a search by email to pick one.
+        """
+        segment = self._members_of(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": segment,
+            "title": f"Why is a contact in {segment} or not?",
+            "search": request.GET.get("q", "").strip(),
+        }
+        status = 200
+        raw = request.GET.get("contact")
+        if raw is not None:
+            contact_id = _int_or_none(raw)
+            contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+            if contact is None:
+                context["error"] = f"There is no contact with id “{raw}”. Pick one below."
+                status = 404
+            else:
+                context.update(_explained(segment, contact))
+        if context["search"]:
+            found = Contact.objects.filter(email__icontains=context["search"]).order_by("pk")
+            context["found"] = list(found[:CONTACTS_PICKED])
+        return TemplateResponse(request, "admin/segments/segment/why.html", context, status=status)
+
     def by_query_view(self, request, object_id, action):
         """Add or remove static members by a profile condition: preview the count, then confirm."""
         if action not in ("add", "remove"):
@@ -190,6 +224,16 @@ class SegmentPages:
         verb = "Added" if action == "add" else "Removed"
         messages.success(request, f"{verb} {changed} contact(s): '{segment}' has been updated.")
         return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
+
+
+def _explained(segment: Segment, contact: Contact) -> dict:
+    """The explain answer and its rows for the page, or the reason there is none."""
+    try:
+        explained = services.segment_explain(segment=segment, contact=contact)
+    except services.SegmentError as exc:
+        return {"contact": contact, "error": str(exc)}
+    rows = explain_rows(segment.definition, explained["blocks"])
+    return {"contact": contact, "explained": explained, "rows": rows}
 
 
 def _csv_cell(value) -> str:
