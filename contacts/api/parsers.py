@@ -140,3 +140,10 @@ def _problem(value) -> str | None:
     elif kind is float and not math.isfinite(value):
         return "Numbers must be finite."
     return None
+
+
+class BulkParser(JSONParser):
+    """Bulk writes (10,000 records) outgrow Django's 2.5 MB default: they take the larger
+    limit batches of interactions have."""
+
+    max_body_setting = "INGEST_MAX_BODY_BYTES"

@@ -11,6 +11,7 @@ from rest_framework.settings import api_settings
 from .. import links, services
 from ..models import Account, Contact
 from ..services import fields
+from .bulk import bulk_upsert_action
 from .exceptions import Conflict, DetailSerializer
 from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
 from .permissions import require_perms
@@ -201,6 +202,9 @@ class AccountViewSet(viewsets.ModelViewSet):
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
     search_fields = ["name", "industry", "city", "external_id"]
+    bulk = bulk_upsert_action(
+        upsert=services.accounts_upsert, serializer=AccountSerializer, model="account"
+    )
 
 
 # Setting do_not_email is recorded in the consent log with the acting user; lifting one
@@ -224,6 +228,9 @@ class ContactViewSet(viewsets.ModelViewSet):
     filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, OrderingFilter]
     search_fields = ["email", "first_name", "last_name", "job_title", "external_id"]
     ordering_fields = ["email", "updated_at", "lead_score"]
+    bulk = bulk_upsert_action(
+        upsert=services.contacts_upsert, serializer=ContactSerializer, model="contact"
+    )
 
     def perform_create(self, serializer):
         self._save(serializer)

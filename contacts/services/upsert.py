@@ -11,10 +11,11 @@ consent changed through the keeper's bulk methods, and one ``contacts_changed`` 
 for the batch once it commits, so the segments re-evaluate the batch once.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -205,7 +206,8 @@ class _Batch:
     def _existing(self) -> "_Existing":
         key = self.kind.natural_key
         ids = {v["external_id"] for v in self.values.values() if v.get("external_id")}
-        keys = {v[key].lower() for v in self.values.values() if v.get(key)}
+        self.lowered = _db_lower(sorted({v[key] for v in self.values.values() if v.get(key)}))
+        keys = set(self.lowered.values())
         rows = self.kind.model.objects.select_for_update().annotate(key_lower=Lower(key))
         found: dict[int, models.Model] = {}
         for chunk in _chunks(sorted(ids)):
@@ -220,7 +222,7 @@ class _Batch:
         targets: dict[int, models.Model | None] = {}
         claimed: dict[Any, int] = {}  # a row (by pk) or a new key, to the record taking it
         for index, values in list(self.values.items()):
-            external_id, natural = values.get("external_id"), (values.get(key) or "").lower()
+            external_id, natural = values.get("external_id"), self.lowered.get(values.get(key), "")
             target = existing.by_external_id.get(external_id) if external_id else None
             if target is None and natural:
                 matches = existing.by_key.get(natural, [])
@@ -357,6 +359,25 @@ def _changed(kind: Kind, row: models.Model, values: dict[str, Any]) -> list[str]
     """The attribute names whose given value differs from the stored one; consent apart."""
     attrs = _attnames(kind, {k: v for k, v in values.items() if k != "do_not_email"})
     return [name for name, value in attrs.items() if getattr(row, name) != value]
+
+
+def _db_lower(texts: list[str]) -> dict[str, str]:
+    """Each text lowercased as the database does it, which its unique index on lower(email)
+    follows: Python's ``str.lower`` differs beyond ASCII (SQLite lowers only ASCII)."""
+    if connection.vendor == "postgresql":
+        sql = "SELECT lower(t) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n"
+        params = lambda chunk: [chunk]  # noqa: E731
+    elif connection.vendor == "sqlite":
+        sql = "SELECT lower(value) FROM json_each(%s) ORDER BY key"
+        params = lambda chunk: [json.dumps(chunk)]  # noqa: E731
+    else:
+        return {text: text.lower() for text in texts}
+    lowered: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(texts):
+            cursor.execute(sql, params(chunk))
+            lowered.update(zip(chunk, (row[0] for row in cursor.fetchall()), strict=True))
+    return lowered
 
 
 def _chunks(items: list) -> list[list]:

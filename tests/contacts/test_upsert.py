@@ -189,3 +189,12 @@ def test_accounts_match_by_external_id_else_by_a_name_only_one_account_has():
         1: {"name": ["Several accounts have this name: give its external_id."]},
         4: {"name": ["This field is required."]},
     }
+
+
+def test_emails_beyond_ascii_match_as_the_database_lowers_them():
+    # Python and the databases lowercase "İ" and "Σ" differently; the unique index on
+    # lower(email) decides, so matching must agree with it rather than fail on insert.
+    upsert([{"email": "a@İstanbul.com"}, {"email": "b@ΣΑ.com"}])
+    again = upsert([{"email": "A@İSTANBUL.com"}, {"email": "b@ΣΑ.com"}, {"email": "c@σα.com"}])
+    assert not again.errors
+    assert Contact.objects.count() == 2 + again.created
