@@ -22,6 +22,7 @@ from segments.models import (
     SegmentMembership,
     SegmentTemplate,
 )
+from webhooks.models import DeliveryAttempt, Endpoint, OutboxMessage
 
 DEFINITION = {
     "version": 1,
@@ -105,6 +106,16 @@ def everything(contact, superuser):
         evaluation=evaluation,
     )
     SegmentTemplate.objects.create(name="Chicagoans", category="Geography", definition=DEFINITION)
+    endpoint = Endpoint.objects.create(url="https://hooks.example.com/", events=["contact.erased"])
+    message = OutboxMessage.objects.create(
+        endpoint=endpoint,
+        event_type="contact.erased",
+        payload={"type": "contact.erased", "data": {"contact_id": 1}},
+        webhook_id="msg_1",
+        created_at=now,
+        next_attempt_at=now,
+    )
+    DeliveryAttempt.objects.create(message=message, at=now, status_code=500, duration_ms=12)
     Group.objects.create(name="Marketing")
     if apps.is_installed("rest_framework.authtoken"):
         apps.get_model("authtoken", "Token").objects.create(user=superuser)

@@ -76,7 +76,7 @@ class Http:
         return self.request("DELETE", path)
 
 
-ALL_APPS = ("contacts", "interactions", "marketing_lists", "segments")
+ALL_APPS = ("contacts", "interactions", "marketing_lists", "segments", "webhooks")
 
 
 @pytest.fixture

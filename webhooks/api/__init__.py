@@ -1,0 +1,5 @@
+"""REST API for webhook endpoints, at /api/v1/webhooks/."""
+
+from .views import EndpointViewSet
+
+__all__ = ["EndpointViewSet"]
