@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "django_object_actions",
+    "import_export",  # the contacts admin's import and export (CSV, XLSX)
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
