@@ -21,6 +21,7 @@ from django_object_actions import DjangoObjectActions, action
 
 from contacts.admin import ContactAdmin, ContactHistoryInline
 from contacts.models import Contact
+from contacts.paging import EstimatedCountPaginator, recent_values_filter
 
 from . import services
 from .models import ConsentEvent, ListMembership, MarketingList
@@ -182,7 +183,7 @@ class ListMembershipAdmin(admin.ModelAdmin):
     """Memberships are browsed and unsubscribed here; the services make every change."""
 
     list_display = ["contact", "list", "status", "subscribed_at", "unsubscribed_at", "source"]
-    list_filter = ["status", "source", "list"]
+    list_filter = ["status", recent_values_filter("source"), "list"]
     list_select_related = ["contact", "list"]
     search_fields = ["contact__email", "contact__first_name", "contact__last_name"]
     search_help_text = "Email, first or last name of the contact."
@@ -190,6 +191,7 @@ class ListMembershipAdmin(admin.ModelAdmin):
     readonly_fields = list_display
     ordering = ["-pk"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     actions = ["unsubscribe_selected"]
 
     def has_add_permission(self, request):
@@ -230,6 +232,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
     fields = ["at", "contact", "list", "action", "source", "actor", "ip", "user_agent"]
     readonly_fields = fields
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request):
         return False
