@@ -7,7 +7,8 @@ membership changed); this module turns each into one batched django-q2 task.
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
@@ -15,17 +16,18 @@ from contacts.models import Account, Contact
 from interactions.signals import interactions_ingested
 from marketing_lists.signals import list_membership_changed
 
+from .engine.dependencies import ANY_FIELD, DataChange
 from .models import Segment
 from .services import contact_deletion_prepare
 
 BATCH = 10_000
 
 
-def queue_contacts(contact_ids: Iterable[int], change: dict) -> None:
+def queue_contacts(contact_ids: Iterable[int], change: DataChange) -> None:
     """One task per batch of contacts, and none at all while no segment is live.
 
-    ``change`` says what changed (DataChange's fields), so that the task evaluates
-    only the segments that read it.
+    ``change`` says what changed, so that the task evaluates only the segments that
+    read it.
     """
     ids = sorted(set(contact_ids))
     if not ids or not Segment.objects.filter(status=Segment.Status.LIVE).exists():
@@ -34,27 +36,63 @@ def queue_contacts(contact_ids: Iterable[int], change: dict) -> None:
         async_task(
             "segments.tasks.evaluate_contacts",
             ids[start : start + BATCH],
-            change,
+            change.as_task_args(),
             task_name=f"contacts changed ({len(ids)})",
             group="segments-change",
         )
 
 
-PROFILE = {"profile": True}
+# Field names as definitions name them: a contact's own, and "account." + an account's.
+_PREFIX = {Contact: "", Account: "account."}
+
+
+def _changed_fields(sender: type[Model], instance: Model, update_fields) -> frozenset[str]:
+    """The profile fields a save changes, compared with the stored row when not named.
+
+    Read at pre_save, before auto_now fields take their new value (they always change).
+    A save that changes nothing re-examines the contact in every profile segment.
+    """
+    if update_fields is not None:
+        names = {sender._meta.get_field(name).name for name in update_fields}
+    elif instance._state.adding or instance.pk is None:
+        return frozenset({ANY_FIELD})
+    else:
+        fields = sender._meta.concrete_fields
+        stored = sender.objects.filter(pk=instance.pk).values(*(f.attname for f in fields)).first()
+        if stored is None:
+            return frozenset({ANY_FIELD})
+        names = {f.name for f in fields if getattr(instance, f.attname) != stored[f.attname]}
+        if not names:
+            return frozenset({ANY_FIELD})  # saved unchanged: a request to look again
+        names |= {f.name for f in fields if getattr(f, "auto_now", False)}
+    return frozenset(_PREFIX[sender] + name for name in names)
+
+
+@receiver(pre_save, sender=Contact, dispatch_uid="segments.contact_saving")
+@receiver(pre_save, sender=Account, dispatch_uid="segments.account_saving")
+def profile_saving(sender, instance, raw: bool = False, update_fields=None, **kwargs) -> None:
+    if not raw:
+        instance._segments_changed = _changed_fields(sender, instance, update_fields)
+
+
+def _saved_change(instance: Model) -> DataChange:
+    return DataChange.of(fields=getattr(instance, "_segments_changed", {ANY_FIELD}))
 
 
 @receiver(post_save, sender=Contact, dispatch_uid="segments.contact_saved")
 def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
     if not raw:
-        transaction.on_commit(lambda: queue_contacts([instance.pk], PROFILE))
+        change = _saved_change(instance)
+        transaction.on_commit(lambda: queue_contacts([instance.pk], change))
 
 
 @receiver(post_save, sender=Account, dispatch_uid="segments.account_saved")
 def account_saved(sender, instance: Account, created: bool, raw: bool = False, **kwargs) -> None:
     # account.* conditions follow the account; a new account has no contacts yet.
     if not (raw or created):
+        change = _saved_change(instance)
         contact_ids = Contact.objects.filter(account=instance).values_list("pk", flat=True)
-        transaction.on_commit(lambda: queue_contacts(contact_ids, PROFILE))
+        transaction.on_commit(lambda: queue_contacts(contact_ids, change))
 
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")
@@ -66,9 +104,9 @@ def contact_deleted(sender, instance: Contact, **kwargs) -> None:
 @receiver(interactions_ingested, dispatch_uid="segments.interactions_ingested")
 def interactions_stored(sender, contact_ids: Iterable[int], types: Iterable[str], **kwargs) -> None:
     # The signal is sent on commit already.
-    queue_contacts(contact_ids, {"interaction_types": sorted(types)})
+    queue_contacts(contact_ids, DataChange.of(interaction_types=types))
 
 
 @receiver(list_membership_changed, dispatch_uid="segments.list_membership_changed")
 def list_membership_updated(sender, list_id: int, contact_ids: Iterable[int], **kwargs) -> None:
-    transaction.on_commit(lambda: queue_contacts(contact_ids, {"lists": [list_id]}))
+    transaction.on_commit(lambda: queue_contacts(contact_ids, DataChange.of(lists=[list_id])))

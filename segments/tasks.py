@@ -17,8 +17,8 @@ def evaluate_segment(segment_id: int, trigger: str) -> int | None:
 def evaluate_contacts(contact_ids: list[int], change: dict | None = None) -> int:
     """Change-driven evaluation of a few contacts against the live segments it can move.
 
-    ``change`` holds DataChange's fields as plain values (profile, interaction_types,
-    lists); without it every live segment is evaluated.
+    ``change`` holds ``DataChange.as_task_args()`` (or ``profile=True`` for any
+    profile field); without it every live segment is evaluated.
     """
     data_change = DataChange.of(**change) if change is not None else None
     return services.contacts_evaluate(contact_ids=contact_ids, change=data_change)
