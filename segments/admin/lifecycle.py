@@ -3,17 +3,22 @@ way to the static segments' add and remove by query. Each calls one service."""
 
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django_object_actions import action
+
+from marketing_lists.models import ConsentEvent, MarketingList
 
 from .. import services
 from ..engine import DefinitionError
 from ..models import Segment
 
 GO_LIVE = "segments.go_live"
+TO_LIST = ("contacts.view_contact", "marketing_lists.change_marketinglist")
 
 
 class LifecycleActions:
@@ -127,3 +132,48 @@ class LifecycleActions:
     @admin.action(description="Stop the selected segments", permissions=["go_live"])
     def stop_selected(self, request, queryset):
         self._call_each(request, queryset, services.segment_stop, "'{segment}' is a draft again.")
+
+    # --- copy to a static marketing list -------------------------------------------------
+
+    def has_to_list_permission(self, request) -> bool:
+        return request.user.has_perms(TO_LIST)
+
+    @admin.action(
+        description="Copy the selected segments' members to a static list",
+        permissions=["to_list"],
+    )
+    def copy_to_list(self, request, queryset):
+        form = ToListForm(request.POST if "_confirm" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Copy members to a static list",
+                "segments": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/segments/segment/to_list.html", context)
+        marketing_list = form.cleaned_data["list"]
+        for segment in queryset:
+            try:
+                added = services.segment_copy_to_list(
+                    segment=segment,
+                    marketing_list=marketing_list,
+                    source=ConsentEvent.Source.ADMIN,
+                    actor=request.user,
+                )
+            except services.SegmentError as exc:
+                messages.error(request, str(exc))
+                continue
+            done = f"'{segment}': {added} member(s) added to '{marketing_list}'."
+            messages.success(request, done)
+        return None
+
+
+class ToListForm(forms.Form):
+    list = forms.ModelChoiceField(
+        queryset=MarketingList.objects.filter(kind=MarketingList.Kind.STATIC),
+        help_text="Members who unsubscribed themselves, from this list or from all email, "
+        "are left out.",
+    )

@@ -33,7 +33,7 @@ class SegmentAdmin(LifecycleActions, SegmentPages, DjangoObjectActions, admin.Mo
     ]
     list_filter = ["kind", "status"]
     search_fields = ["name"]
-    actions = ["go_live_selected", "stop_selected"]
+    actions = ["go_live_selected", "stop_selected", "copy_to_list"]
     change_actions = ["go_live", "stop", "refresh", "add_by_query", "remove_by_query"]
     save_on_top = True
 

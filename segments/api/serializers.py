@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from marketing_lists.models import MarketingList
+
 from ..models import MembershipChange, Segment
 
 DEFINITION_HELP = (
@@ -121,3 +123,17 @@ class ExplainSerializer(serializers.Serializer):
     result = serializers.BooleanField(help_text="Whether the definition selects it now.")
     evaluated_at = serializers.DateTimeField()
     blocks = ExplainedBlockSerializer(many=True)
+
+
+class ToListSerializer(serializers.Serializer):
+    list = serializers.PrimaryKeyRelatedField(
+        queryset=MarketingList.objects.filter(kind=MarketingList.Kind.STATIC),
+        help_text="A static marketing list.",
+    )
+
+
+class AddedSerializer(serializers.Serializer):
+    added = serializers.IntegerField(
+        help_text="Members subscribed to the list now: those already subscribed, and those "
+        "who unsubscribed themselves, are left out."
+    )

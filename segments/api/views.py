@@ -12,6 +12,7 @@ from contacts.api.exceptions import DetailSerializer
 from contacts.api.filters import OrderingFilter
 from contacts.api.permissions import require_perms
 from contacts.models import Contact
+from marketing_lists.models import ConsentEvent
 
 from .. import services
 from ..engine.registry import registry_as_json
@@ -21,6 +22,7 @@ from .exceptions import service_errors
 from .filters import SegmentFilter
 from .pagination import ChangePagination, MemberPagination
 from .serializers import (
+    AddedSerializer,
     ChangedSerializer,
     ChangeSerializer,
     ChangesQuerySerializer,
@@ -31,6 +33,7 @@ from .serializers import (
     MemberSerializer,
     SegmentSerializer,
     StaticChangeSerializer,
+    ToListSerializer,
 )
 
 # Members, changes and estimates: the segment permission, and contacts.view_contact.
@@ -148,6 +151,45 @@ class SegmentViewSet(viewsets.ModelViewSet):
         with service_errors():
             count = services.definition_estimate(**query.validated_data)
         return Response({"count": count})
+
+    @extend_schema(
+        request=ToListSerializer,
+        responses={
+            200: AddedSerializer,
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiResponse(
+                DetailSerializer,
+                description="Needs segments.view_segment, contacts.view_contact and "
+                "marketing_lists.change_marketinglist.",
+            ),
+            409: NOT_LIVE,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="to-list",
+        permission_classes=[
+            require_perms("segments.view_segment", "marketing_lists.change_marketinglist"),
+            SeesMembers,
+        ],
+    )
+    def to_list(self, request, pk=None):
+        """Subscribe the live segment's current members to a static marketing list.
+
+        Through the list's consent rules: members who unsubscribed themselves (from the
+        list or from all email) are left out. Later changes of the segment are not followed.
+        """
+        body = ToListSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_errors():
+            added = services.segment_copy_to_list(
+                segment=self.get_object(),
+                marketing_list=body.validated_data["list"],
+                source=ConsentEvent.Source.API,
+                actor=request.user,
+            )
+        return Response({"added": added})
 
     @extend_schema(
         responses={200: MemberSerializer(many=True), 403: NO_CONTACT_VIEW, 409: NOT_LIVE}

@@ -11,6 +11,7 @@ business rule of its own. One module per concern, one import surface here:
 - ``erasure``: a contact's deletion kept apart from the evaluations writing members
 - ``explain``: why a contact is or is not a member, block by block
 - ``members``: a live segment's members and changes, as served to integrations
+- ``to_list``: a live segment's members copied into a static marketing list
 
 They may import the engine, the models and the lower apps; never the admin, the API
 or the tasks.
@@ -36,6 +37,7 @@ from .lifecycle import (
 )
 from .members import segment_changes, segment_members
 from .static import static_segment_add, static_segment_preview, static_segment_remove
+from .to_list import segment_copy_to_list
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -51,6 +53,7 @@ __all__ = [
     "definition_validate",
     "live_segments_in_dependency_order",
     "segment_changes",
+    "segment_copy_to_list",
     "segment_create",
     "segment_delete",
     "segment_estimate",
