@@ -9,6 +9,7 @@ from contacts.models import Account, Contact
 from interactions.models import Interaction
 from segments.models import Segment
 
+from .admin_pages import measure_admin_pages
 from .cases import behavior_case, compound_case, mix_case, profile_case
 from .data import (
     FLOOR_TABLE,
@@ -54,6 +55,8 @@ def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: 
     overall = measure_incremental(run, contacts, seed, samples)
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
+    run.say("Admin pages and API lists, with the live segments in place")
+    overall.update(measure_admin_pages(say=run.say))
     Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()
     run.say("Ingestion through the service (no live segments, so nothing is queued)")
     overall.update(measure_ingest(run, contacts, interactions, seed))
