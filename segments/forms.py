@@ -19,9 +19,9 @@ from django.urls import reverse
 from contacts.models import Contact
 from marketing_lists.models import MarketingList
 
-from . import services
+from . import selectors, services
 from .engine import EARLIEST_DAY, LATEST_DAY, DefinitionError
-from .engine.registry import registry_as_json
+from .engine.registry import interaction_types, registry_as_json
 from .models import Segment, SegmentMembership, SegmentTemplate
 
 
@@ -34,7 +34,13 @@ class DesignerWidget(forms.Textarea):
 
     class Media:
         css = {"all": ["segments/designer.css"]}
-        js = ["segments/designer.js"]
+        # One namespace, in this order: helpers, condition editors, block editors, start-up.
+        js = [
+            "segments/designer-core.js",
+            "segments/designer-conditions.js",
+            "segments/designer-blocks.js",
+            "segments/designer.js",
+        ]
 
     def __init__(self, *, mode: str = "definition", attrs=None):
         super().__init__(attrs={"rows": 12, "cols": 80, **(attrs or {})})
@@ -49,6 +55,7 @@ class DesignerWidget(forms.Textarea):
         # The designer's template lives with the admin templates, which the form
         # renderer does not search; the textarea itself renders as usual.
         textarea = super().render(name, value, attrs, renderer)
+        numeric = selectors.numeric_properties_by_type() if self.mode == "definition" else {}
         context = {
             "textarea": textarea,
             "textarea_id": (attrs or {}).get("id", f"id_{name}"),
@@ -56,6 +63,10 @@ class DesignerWidget(forms.Textarea):
                 "mode": self.mode,
                 "kind": self.kind,
                 "registry": registry_as_json(),
+                # Suggestions for aggregates: number properties seen per type, and the
+                # custom types carrying them.
+                "numericProperties": numeric,
+                "customTypes": _custom_types(numeric),
                 "segments": _live_segments(exclude=self.exclude_segment),
                 "lists": list(MarketingList.objects.values("id", "name")),
                 "templates": _templates() if self.with_templates else [],
@@ -71,6 +82,11 @@ class DesignerWidget(forms.Textarea):
 def _live_segments(*, exclude: int | None) -> list[dict]:
     live = Segment.objects.filter(status=Segment.Status.LIVE).exclude(pk=exclude)
     return list(live.values("id", "name", "kind"))
+
+
+def _custom_types(seen: dict[str, list[str]]) -> list[dict[str, str]]:
+    builtin = {item["slug"] for item in interaction_types()}
+    return [{"slug": slug, "label": slug} for slug in seen if slug not in builtin]
 
 
 def _templates() -> list[dict]:

@@ -199,7 +199,7 @@ def _rows(blocks: list, explained: list[dict], names: dict) -> list[dict[str, An
             {
                 **answer,
                 "join": JOINS.get(answer["join"]),
-                "description": "this group" if group else _block(block, names),
+                "description": "the group of blocks below" if group else _block(block, names),
                 "observed": _observed(block, answer["value"]),
                 "blocks": _rows(block["blocks"], answer["blocks"], names) if group else None,
             }

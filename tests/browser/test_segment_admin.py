@@ -60,6 +60,16 @@ def audience(make_contact):
     return {"ada": ada, "bob": bob, "cy": cy, "dee": dee, "eve": eve}
 
 
+def estimate_and_save(page, estimate: str, screenshot) -> Segment:
+    """Estimate the designed definition, photograph the designer, save and stay on the page."""
+    page.get_by_role("button", name="Get estimated size").click()
+    page.wait_for_selector(f".sd-estimate-result:text('{estimate}')")
+    page.locator("fieldset:has(.segment-designer)").screenshot(path=str(screenshot))
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    return Segment.objects.get(name=page.input_value("#id_name"))
+
+
 def test_build_estimate_go_live_and_stop_a_dynamic_segment(
     live_server, page, marketer, audience, screenshots
 ):
@@ -83,15 +93,7 @@ def test_build_estimate_go_live_and_stop_a_dynamic_segment(
     second.locator(".sd-amount").fill("30")
     second.locator(".sd-unit").select_option("days")
 
-    page.get_by_role("button", name="Get estimated size").click()
-    page.wait_for_selector(".sd-estimate-result:text('2 contacts')")
-    page.locator("fieldset:has(.segment-designer)").screenshot(
-        path=str(screenshots / "segment-designer.png")
-    )
-
-    page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
-    segment = Segment.objects.get(name="Engaged Chicagoans")
+    segment = estimate_and_save(page, "2 contacts", screenshots / "segment-designer.png")
     assert segment.definition == {
         "version": 1,
         "blocks": [
@@ -348,9 +350,182 @@ def test_json_editing_templates_and_server_errors_in_the_designer(live_server, p
     page.select_option("#id_kind", "compound")
     page.locator(".sd-block .sd-kind").select_option("segment")
     kinds = page.locator(".sd-block .sd-kind option").evaluate_all("o => o.map(e => e.value)")
-    assert kinds == ["segment", "list"]
+    assert kinds == ["segment", "list", "group"]
     page.locator(".sd-block .sd-segment").select_option(label="Everyone")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     everyone = Segment.objects.get(name="Everyone")
     assert list(Segment.objects.get(name="Not Chicago").uses_segments.all()) == [everyone]
+
+
+# --- version 2: groups and aggregates ----------------------------------------------------------
+
+
+def purchases(contact, *amounts, days_ago=3):
+    when = timezone.now() - datetime.timedelta(days=days_ago)
+    return [
+        {
+            "contact": contact.pk,
+            "type": "purchase",
+            "occurred_at": when.isoformat(),
+            "properties": {"amount": amount},
+        }
+        for amount in amounts
+    ]
+
+
+@pytest.fixture
+def buyers(make_contact):
+    """Chicagoans who clicked, or spent at least 500: ada (clicked) and bob (550)."""
+    ada = make_contact(email="ada@example.com", city="Chicago")
+    bob = make_contact(email="bob@example.com", city="Chicago")
+    cy = make_contact(email="cy@example.com", city="Chicago")
+    dee = make_contact(email="dee@example.com", city="Boston")
+    interactions_ingest(
+        records=clicks(ada, 1)
+        + purchases(bob, 300, 250, "1000")  # the text is no number: 550 in all
+        + purchases(cy, 100)
+        + purchases(dee, 900)
+        + clicks(dee, 1)
+    )
+    return {"ada": ada, "bob": bob, "cy": cy, "dee": dee}
+
+
+def block_at(page, path: str):
+    """The block at a definition path, e.g. "blocks[1].blocks[0]"."""
+    return page.locator(f'[data-path="{path}"]')
+
+
+def header_of(page, path: str, control: str):
+    """A control of the block's own header, not of the blocks inside it."""
+    return page.locator(f'[data-path="{path}"] > .sd-block-header {control}')
+
+
+def test_build_a_grouped_definition_with_an_aggregate_and_ask_why(
+    live_server, page, marketer, buyers, screenshots
+):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    page.fill("#id_name", "Chicago buyers")
+    first = block_at(page, "blocks[0]")
+    first.locator(".sd-field").select_option("city")
+    first.locator(".sd-op").select_option("eq")
+    first.locator(".sd-value").fill("Chicago")
+
+    # A group: Chicago and also (clicked, or spent at least 500).
+    page.get_by_role("button", name="Add block", exact=True).click()
+    header_of(page, "blocks[1]", ".sd-kind").select_option("group")
+    assert json.loads(page.input_value("#id_definition"))["version"] == 2
+    header_of(page, "blocks[1].blocks[0]", ".sd-kind").select_option("behavior")
+    block_at(page, "blocks[1].blocks[0]").locator(".sd-interaction").select_option("email_clicked")
+    page.get_by_role("button", name="Add block to group").click()
+    header_of(page, "blocks[1].blocks[1]", ".sd-kind").select_option("behavior")
+    header_of(page, "blocks[1].blocks[1]", ".sd-join").select_option("or")
+    spent = block_at(page, "blocks[1].blocks[1]")
+    # A custom type seen in the data is offered, with its number properties suggested.
+    spent.locator(".sd-interaction").select_option("purchase")
+    spent.locator(".sd-measure").select_option("sum")
+    assert spent.locator("datalist option").evaluate_all("o => o.map(e => e.value)") == ["amount"]
+    spent.locator(".sd-aggregate-key").fill("amount")
+    spent.locator(".sd-aggregate-op").select_option("gte")
+    spent.locator(".sd-aggregate-value").fill("500")
+
+    segment = estimate_and_save(page, "2 contacts", screenshots / "segment-designer-group.png")
+    assert segment.definition == {
+        "version": 2,
+        "blocks": [
+            {
+                "kind": "profile",
+                "where": {"all": [{"field": "city", "op": "eq", "value": "Chicago"}]},
+            },
+            {
+                "join": "and_also",
+                "kind": "group",
+                "blocks": [
+                    {
+                        "kind": "behavior",
+                        "interaction": "email_clicked",
+                        "count": {"op": "gte", "value": 1},
+                    },
+                    {
+                        "join": "or",
+                        "kind": "behavior",
+                        "interaction": "purchase",
+                        "aggregate": {
+                            "fn": "sum",
+                            "field": "properties.amount",
+                            "op": "gte",
+                            "value": 500,
+                        },
+                    },
+                ],
+            },
+        ],
+    }
+
+    # Live: the readable definition nests the group; the members page asks why.
+    page.click("[data-tool-name=go_live] button")
+    page.wait_for_selector(".messagelist .success")
+    readable = page.locator(".field-definition_readable").inner_text()
+    assert "contacts in this group:" in readable
+    assert "whose total of amount over purchase interactions is at least 500" in readable
+    page.goto(f"{live_server.url}/admin/segments/segment/{segment.pk}/members/")
+    page.locator("tr:has-text('bob@example.com')").get_by_role("link", name="Why?").click()
+    page.wait_for_selector("#why-blocks")
+    answers = page.locator(".why-matched-text").all_inner_texts()
+    assert [answer.strip() for answer in answers] == [
+        "matched",
+        "matched",
+        "not matched",
+        "matched",
+    ]
+    assert "total: 550" in page.locator("#why-blocks").inner_text()
+    page.locator("#content-main").screenshot(path=str(screenshots / "segment-why.png"))
+    page.emulate_media(color_scheme="dark")
+    page.locator("#content-main").screenshot(path=str(screenshots / "segment-why-dark.png"))
+    page.emulate_media(color_scheme="light")
+
+    # Dee is no member: Boston, though she clicked and spent.
+    page.fill("#why-search", "dee@")
+    page.click("#why-pick input[type=submit]")
+    page.get_by_role("link", name="dee@example.com").click()
+    page.wait_for_selector("#why-blocks")
+    assert page.locator("#why-result").inner_text().strip() == "not a member"
+    first_answer = page.locator(".why-matched-text").first.inner_text().strip()
+    assert first_answer == "not matched"
+
+
+def test_groups_move_nest_to_the_limit_and_leave_version_1_when_gone(live_server, page, marketer):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    header_of(page, "blocks[0]", ".sd-kind").select_option("group")
+    # Groups in groups, three deep; the third may not hold another group.
+    header_of(page, "blocks[0].blocks[0]", ".sd-kind").select_option("group")
+    header_of(page, "blocks[0].blocks[0].blocks[0]", ".sd-kind").select_option("group")
+    deepest = header_of(page, "blocks[0].blocks[0].blocks[0].blocks[0]", ".sd-kind")
+    kinds = deepest.locator("option").evaluate_all("o => o.map(e => e.value)")
+    assert kinds == ["profile", "behavior", "segment", "list"]
+
+    # Back to one group of two blocks; moving swaps them and keeps the joins in place.
+    header_of(page, "blocks[0].blocks[0]", ".sd-kind").select_option("profile")
+    page.get_by_role("button", name="Add block to group").click()
+    header_of(page, "blocks[0].blocks[1]", ".sd-kind").select_option("behavior")
+    header_of(page, "blocks[0].blocks[1]", ".sd-join").select_option("but_not")
+    page.get_by_role("button", name="Move block 1.2 up").click()
+    inner = json.loads(page.input_value("#id_definition"))["blocks"][0]["blocks"]
+    assert [block["kind"] for block in inner] == ["behavior", "profile"]
+    assert "join" not in inner[0] and inner[1]["join"] == "but_not"
+
+    # A behavior block's aggregate back to a count, and the group removed: version 1.
+    behavior = block_at(page, "blocks[0].blocks[0]")
+    behavior.locator(".sd-measure").select_option("max")
+    behavior.locator(".sd-aggregate-op").select_option("between")
+    assert json.loads(page.input_value("#id_definition"))["blocks"][0]["blocks"][0][
+        "aggregate"
+    ] == {"fn": "max", "field": "properties.", "op": "between", "value": [0, 100]}
+    behavior.locator(".sd-measure").select_option("count")
+    page.get_by_role("button", name="Add block", exact=True).click()
+    page.get_by_role("button", name="Remove block 1", exact=True).click()
+    written = json.loads(page.input_value("#id_definition"))
+    assert written["version"] == 1
+    assert [block["kind"] for block in written["blocks"]] == ["profile"]

@@ -142,7 +142,8 @@ def test_why_shows_each_block_nested_with_its_answer_and_the_running_result(admi
     words = text(html)
     assert "Stored membership member" in words and "not a member" not in words
     assert re.findall(r"so far: (in|out)", html) == ["in", "in", "out", "in"]
-    assert html.index("so far: out") > html.index("this group")  # the inner blocks, nested
+    # The inner blocks come after (inside) the group.
+    assert html.index("so far: out") > html.index("the group of blocks below")
 
 
 def test_why_explains_a_non_member(admin_client, grouped):
