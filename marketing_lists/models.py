@@ -71,6 +71,13 @@ class ConsentEvent(models.Model):
         API = "api", "API"
         IMPORT = "import", "Import"
 
+    class Basis(models.TextChoices):
+        """The grounds staff declare for subscribing contacts they import."""
+
+        CONSENT = "consent", "Consent the contact gave elsewhere (a form, an event)"
+        SOFT_OPT_IN = "soft_opt_in", "Existing customer (soft opt-in)"
+        LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest"
+
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
     )
@@ -84,6 +91,8 @@ class ConsentEvent(models.Model):
     action = models.CharField(max_length=30, choices=Action.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     source = models.CharField(max_length=30, choices=Source.choices)
+    # Declared by whoever subscribed the contact on their behalf (an import); blank otherwise.
+    basis = models.CharField(max_length=30, choices=Basis.choices, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
     # The staff user (admin) or API user who made the change; none for the contact's own.

@@ -27,9 +27,16 @@ def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
 
 @transaction.atomic
 def list_add_members(
-    *, marketing_list: MarketingList, contact_ids: Iterable[int], source: str, actor=None
+    *,
+    marketing_list: MarketingList,
+    contact_ids: Iterable[int],
+    source: str,
+    actor=None,
+    basis: str = "",
 ) -> int:
     """Subscribe contacts picked by staff or an import; returns how many were added.
+
+    ``basis`` is the consent basis declared for them (``ConsentEvent.Basis``), recorded.
 
     Left out: members already subscribed or pending, contacts who said no themselves
     (to this list, or to all email: ``list_ask_to_confirm`` asks them instead), and ids
@@ -64,7 +71,14 @@ def list_add_members(
             for contact_id in eligible
             if contact_id not in existing
         )
-        _record_many(eligible, marketing_list, action=Action.SUBSCRIBED, source=source, actor=actor)
+        _record_many(
+            eligible,
+            marketing_list,
+            action=Action.SUBSCRIBED,
+            source=source,
+            actor=actor,
+            basis=basis,
+        )
         subscription_status_changed.send(
             sender=ListMembership,
             list_id=marketing_list.pk,
@@ -101,11 +115,22 @@ def list_ask_to_confirm(
 
 
 def _record_many(
-    contact_ids: Iterable[int], marketing_list: MarketingList, *, action: str, source: str, actor
+    contact_ids: Iterable[int],
+    marketing_list: MarketingList,
+    *,
+    action: str,
+    source: str,
+    actor,
+    basis: str = "",
 ) -> None:
     ConsentEvent.objects.bulk_create(
         ConsentEvent(
-            contact_id=contact_id, list=marketing_list, action=action, source=source, actor=actor
+            contact_id=contact_id,
+            list=marketing_list,
+            action=action,
+            source=source,
+            actor=actor,
+            basis=basis,
         )
         for contact_id in contact_ids
     )
