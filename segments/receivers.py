@@ -13,6 +13,7 @@ from django.dispatch import receiver
 from django_q.tasks import async_task
 
 from contacts.models import Account, Contact
+from contacts.signals import contacts_changed
 from interactions.signals import interactions_ingested
 from marketing_lists.signals import list_membership_changed
 
@@ -93,6 +94,12 @@ def account_saved(sender, instance: Account, created: bool, raw: bool = False, *
         change = _saved_change(instance)
         contact_ids = Contact.objects.filter(account=instance).values_list("pk", flat=True)
         transaction.on_commit(lambda: queue_contacts(contact_ids, change))
+
+
+@receiver(contacts_changed, dispatch_uid="segments.contacts_changed")
+def contacts_upserted(sender, contact_ids: Iterable[int], fields=None, **kwargs) -> None:
+    # A bulk upsert: one batch, sent on commit already; fields None when contacts were new.
+    queue_contacts(contact_ids, DataChange.of(profile=fields is None, fields=fields or ()))
 
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")

@@ -95,6 +95,14 @@ def test_a_live_segment_gets_the_batch_with_one_evaluation(api, django_capture_o
     change = Evaluation.objects.get(segment=segment, trigger=Evaluation.Trigger.CHANGE)
     assert (change.scope_size, change.added) == (30, 30)
 
+    # Changing the field the segment reads moves the stored contacts out, again at once.
+    moved = [{"email": f"c{i}@example.com", "city": "Rome"} for i in range(10)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(CONTACTS, moved, format="json").json()["updated"] == 10
+    assert SegmentMembership.objects.filter(segment=segment).count() == 20
+    last = Evaluation.objects.filter(segment=segment).latest("pk")
+    assert (last.scope_size, last.removed) == (10, 10)
+
 
 def test_more_than_ten_thousand_records_or_no_array_is_a_400(api):
     too_many = api.post(CONTACTS, [{}] * 10_001, format="json")
