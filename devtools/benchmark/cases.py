@@ -10,7 +10,7 @@ from contacts.models import Contact
 from interactions.models import Interaction
 from segments.models import Segment, SegmentMembership
 
-from .data import table
+from .data import PURCHASE, table
 
 # --- the definitions and their hand-written SQL -------------------------------------------------
 
@@ -112,6 +112,63 @@ def mix_case(key: str, country: str, score: int) -> Case:
         key,
         {"version": 1, "blocks": blocks},
         lambda: (sql, (country.lower(), score, *_window(90), *_window(365))),
+    )
+
+
+def grouped_case(key: str, country: str, campaign: str) -> Case:
+    """Contacts of a country who also (clicked a campaign in 30 days or registered for an
+    event in 90): a profile block and a group of two behavior blocks (version 2)."""
+    clicked = {
+        "kind": "behavior",
+        "interaction": "email_clicked",
+        "where": {"field": "source", "op": "eq", "value": campaign},
+        "within": {"amount": 30, "unit": "days"},
+    }
+    registered = {
+        "join": "or",
+        "kind": "behavior",
+        "interaction": "event_registered",
+        "within": {"amount": 90, "unit": "days"},
+    }
+    blocks = [
+        {"kind": "profile", "where": {"field": "country", "op": "eq", "value": country}},
+        {"join": "and_also", "kind": "group", "blocks": [clicked, registered]},
+    ]
+    interactions = table(Interaction)
+    sql = (
+        f"SELECT c.id FROM {table(Contact)} c WHERE lower(c.country) = %s "
+        f"AND (EXISTS (SELECT 1 FROM {interactions} i WHERE i.contact_id = c.id "
+        f"AND i.type = 'email_clicked' AND lower(i.source) = %s "
+        f"AND i.occurred_at >= %s AND i.occurred_at <= %s) "
+        f"OR EXISTS (SELECT 1 FROM {interactions} i WHERE i.contact_id = c.id "
+        f"AND i.type = 'event_registered' AND i.occurred_at >= %s AND i.occurred_at <= %s))"
+    )
+    return Case(
+        key,
+        {"version": 2, "blocks": blocks},
+        lambda: (sql, (country.lower(), campaign.lower(), *_window(30), *_window(90))),
+    )
+
+
+def aggregate_case(key: str, total: float, days: int = 365) -> Case:
+    """Spent at least ``total`` in ``days`` days: the sum of the purchases' JSON number
+    ``amount`` (amounts sent as text do not count) (version 2)."""
+    block = {
+        "kind": "behavior",
+        "interaction": PURCHASE,
+        "within": {"amount": days, "unit": "days"},
+        "aggregate": {"fn": "sum", "field": "properties.amount", "op": "gte", "value": total},
+    }
+    sql = (
+        f"SELECT contact_id AS id FROM {table(Interaction)} WHERE type = %s "
+        f"AND occurred_at >= %s AND occurred_at <= %s "
+        f"AND jsonb_typeof(properties -> 'amount') = 'number' "
+        f"GROUP BY contact_id HAVING sum((properties ->> 'amount')::float8) >= %s"
+    )
+    return Case(
+        key,
+        {"version": 2, "blocks": [block]},
+        lambda: (sql, (PURCHASE, *_window(days), float(total))),
     )
 
 

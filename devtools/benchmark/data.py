@@ -70,9 +70,20 @@ INTERACTION_MIX = [
     ("form_submitted", "web", 3),
     ("event_registered", "event", 1),
     ("event_attended", "event", 1),
-    ("page_visited", "web", 17),
+    ("page_visited", "web", 15),
+    ("purchase", "web", 2),
 ]
-OTHER_SOURCE = {"form_submitted": "form-", "event_registered": "event-", "event_attended": "event-"}
+OTHER_SOURCE = {
+    "form_submitted": "form-",
+    "event_registered": "event-",
+    "event_attended": "event-",
+    "purchase": "order-",
+}
+# A purchase carries its amount, a JSON number; one in STRING_AMOUNTS sends it as text
+# instead, which aggregates must skip.
+PURCHASE = "purchase"
+MAX_AMOUNT = 400
+STRING_AMOUNTS = 20
 WEEK_S = 7 * 86400
 YEAR_S = 365 * 86400
 
@@ -160,18 +171,26 @@ def _insert_interactions(cursor, rows: tuple[int, int], contacts: int, now) -> N
     A row's contact is a product of three uniforms, so a few contacts are very active
     and many quiet; multiplying by a prime scatters the active ones over the ids.
     Email interactions belong to the weekly campaign of their date ('campaign-0' is the
-    last seven days), the others to one of 20 forms, events or pages.
+    last seven days), the others to one of 20 forms, events, pages or orders. A purchase
+    has an ``amount`` (a number, or now and then the same as text).
     """
     weighted = [str(i) for i, (_, _, weight) in enumerate(INTERACTION_MIX) for _ in range(weight)]
     prefixes = [OTHER_SOURCE.get(kind, "/pages/") for kind, _, _ in INTERACTION_MIX]
     emails = sum(1 for kind, _, _ in INTERACTION_MIX if kind.startswith("email_"))
+    purchase = [kind for kind, _, _ in INTERACTION_MIX].index(PURCHASE)
+    amount = f"round((random() * {MAX_AMOUNT})::numeric, 2)"
+    properties = (
+        f"CASE WHEN k <> {purchase} THEN '{{}}'::jsonb "
+        f"WHEN x %% {STRING_AMOUNTS} = 0 THEN jsonb_build_object('amount', {amount}::text) "
+        f"ELSE jsonb_build_object('amount', {amount}) END"
+    )
     cursor.execute(
         f"INSERT INTO {table(Interaction)} (contact_id, type, occurred_at, source, channel, "
         f"properties, created_at) "
         f"SELECT contact, {_pick('k')}, %s::timestamptz - ago * interval '1 second', "
         f"CASE WHEN k < {emails} THEN 'campaign-' || (ago / {WEEK_S}) "
-        f"ELSE {_pick('k')} || {_random_int(20)} END, {_pick('k')}, '{{}}'::jsonb, %s "
-        f"FROM (SELECT 1 + (CAST({contacts} * random() * random() * random() AS bigint) "
+        f"ELSE {_pick('k')} || {_random_int(20)} END, {_pick('k')}, {properties}, %s "
+        f"FROM (SELECT x, 1 + (CAST({contacts} * random() * random() * random() AS bigint) "
         f"* 1000003) %% {contacts} AS contact, CAST({_pick(_hash('x', 100))} AS int) AS k, "
         f"{_random_int(YEAR_S)} AS ago FROM generate_series(%s, %s) AS g(x)) AS generated",
         (

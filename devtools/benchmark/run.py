@@ -10,7 +10,14 @@ from interactions.models import Interaction
 from segments.models import Segment
 
 from .admin_pages import measure_admin_pages
-from .cases import behavior_case, compound_case, mix_case, profile_case
+from .cases import (
+    aggregate_case,
+    behavior_case,
+    compound_case,
+    grouped_case,
+    mix_case,
+    profile_case,
+)
 from .data import (
     FLOOR_TABLE,
     LIVE_SEGMENTS,
@@ -20,6 +27,7 @@ from .data import (
     data_wipe,
     prepare,
 )
+from .explain import measure_explain
 from .live import measure_api_ingest, measure_change_to_visible, measure_ingest
 from .measure import (
     SEGMENT_PREFIX,
@@ -43,6 +51,8 @@ def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: 
         profile_case("profile", ["US", "CA"], 60),
         behavior_case("behavior", "campaign-2"),
         mix_case("mix", "US", 40),
+        grouped_case("grouped", "US", "campaign-1"),
+        aggregate_case("aggregate", 400),
     ]
     for case in cases:
         measure_case(run, case)
@@ -50,9 +60,11 @@ def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: 
     measure_case(run, cases[-1])
     run.say("Churn: 1% of contacts change, every definition re-evaluated")
     measure_churn(run, cases, seed)
+    run.say("Explain: why one contact is or is not a member")
+    explained = measure_explain(run, [case.key for case in cases], seed, samples)
     arrival = go_live_others(run)
     run.say(f"Change-driven evaluation against {LIVE_SEGMENTS} live segments")
-    overall = measure_incremental(run, contacts, seed, samples)
+    overall = {**measure_incremental(run, contacts, seed, samples), **explained}
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
     run.say("Admin pages and API lists, with the live segments in place")

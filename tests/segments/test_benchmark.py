@@ -46,6 +46,8 @@ OVERALL = {
     "peak_rss_mb",
     "change_to_visible_ms_p50",
     "change_to_visible_ms_p95",
+    "explain_ms_p50",
+    "explain_ms_p95",
 }
 
 on_postgresql = pytest.mark.skipif(
@@ -87,7 +89,14 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
         2000,
         20000,
     )
-    assert set(figures["definitions"]) == {"profile", "behavior", "mix", "compound"}
+    assert set(figures["definitions"]) == {
+        "profile",
+        "behavior",
+        "mix",
+        "grouped",
+        "aggregate",
+        "compound",
+    }
     for name, measured in figures["definitions"].items():
         assert set(measured) >= PER_DEFINITION, name
         timed = {key for key in PER_DEFINITION if key.endswith(("_s", "_ratio"))}
@@ -101,6 +110,10 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     profile = figures["definitions"]["profile"]
     assert profile["churn_added"] + profile["churn_removed"] > 0
     assert 0 < profile["members"] < 2000 and figures["definitions"]["mix"]["members"] > 0
+    # Version 2: the grouped and aggregate definitions select someone, and not everyone.
+    for name in ("grouped", "aggregate"):
+        assert 0 < figures["definitions"][name]["members"] < 2000, name
+    assert overall["explain_ms_p50"] <= overall["explain_ms_p95"]
     # Without --keep the generated data, the benchmark's segments and API user are gone.
     assert not Contact.objects.exists() and not Interaction.objects.exists()
     assert not Account.objects.exists() and not Segment.objects.exists()
