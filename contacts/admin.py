@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django_object_actions import DjangoObjectActions, action
 
 from . import services
+from .links import subscription_center_url
 from .models import Account, Contact
 from .paging import EstimatedCountPaginator, recent_values_filter
 
@@ -41,6 +42,7 @@ class ContactHistoryInline(admin.TabularInline):
     """Base of the read-only inlines other apps contribute to the contact page."""
 
     formset = NewestRowsFormSet
+    template = "admin/contacts/history_inline.html"
     shown = 50
     newest_first = ["-pk"]
     extra = 0
@@ -128,7 +130,7 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     search_fields = ["email", "first_name", "last_name", "=external_id"]
     search_help_text = "Email, first or last name, or the exact external id."
     autocomplete_fields = ["account"]
-    readonly_fields = ["external_id", "created_at", "updated_at"]
+    readonly_fields = ["external_id", "created_at", "updated_at", "subscription_center"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     # Orders that an index serves: sorting a million rows by any column takes a second.
@@ -141,7 +143,18 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
         ("Identity", {"fields": ["email", ("first_name", "last_name"), "phone", "birth_date"]}),
         ("Company", {"fields": ["account", "job_title"]}),
         ("Address", {"fields": ["city", "state", "postal_code", "country"]}),
-        ("Marketing", {"fields": ["language", "lead_score", "customer_since", "do_not_email"]}),
+        (
+            "Marketing",
+            {
+                "fields": [
+                    "language",
+                    "lead_score",
+                    "customer_since",
+                    "do_not_email",
+                    "subscription_center",
+                ]
+            },
+        ),
         ("Custom attributes", {"fields": ["attributes"]}),
         (
             "System",
@@ -160,6 +173,17 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     @admin.display(description="email", ordering=Lower("email"))
     def email_address(self, contact: Contact) -> str:
         return contact.email
+
+    @admin.display(description="subscription center")
+    def subscription_center(self, contact: Contact) -> str:
+        """The contact's own page for their subscriptions, as the links in emails open it."""
+        if contact.pk is None:
+            return "Once the contact is saved."
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Open the contact\'s subscription '
+            "center</a>",
+            subscription_center_url(contact),
+        )
 
     @admin.display(description="name", ordering="last_name")
     def full_name(self, contact: Contact) -> str:

@@ -14,7 +14,7 @@ TYPE_LABELS = dict(BUILTIN_TYPES)
 
 
 def type_label(slug: str) -> str:
-    """ "Email opened" for a built-in type; a custom type's slug, as readable as it gets."""
+    """A type as people read it ("Email opened"); a custom one from its slug."""
     return TYPE_LABELS.get(slug) or slug.replace("_", " ").replace("-", " ").capitalize()
 
 

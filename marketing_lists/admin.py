@@ -15,8 +15,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 from django_object_actions import DjangoObjectActions, action
 
 from contacts.admin import ContactAdmin, ContactHistoryInline
@@ -244,6 +246,11 @@ class ConsentEventAdmin(admin.ModelAdmin):
         return False
 
 
+def source_label(source: str) -> str:
+    """A source as people read it ("Subscription center"); unknown ones as written."""
+    return dict(ConsentEvent.Source.choices).get(source) or source
+
+
 class ReadOnlyContactInline(ContactHistoryInline):
     shown = SHOWN_ON_CONTACT
 
@@ -253,16 +260,28 @@ class ReadOnlyContactInline(ContactHistoryInline):
 
 class ContactListMembershipInline(ReadOnlyContactInline):
     model = ListMembership
-    verbose_name = "list membership"
-    verbose_name_plural = f"list memberships (latest {SHOWN_ON_CONTACT})"
-    fields = ["list", "status", "subscribed_at", "unsubscribed_at", "source"]
+    verbose_name = "list subscription"
+    verbose_name_plural = "list subscriptions"
+    fields = ["list", "status", "subscribed_at", "left_at", "source_name"]
     readonly_fields = fields
+
+    @admin.display(description="unsubscribed at")
+    def left_at(self, membership: ListMembership):
+        # Only while unsubscribed: an earlier departure is in the consent history.
+        left = membership.status == ListMembership.Status.UNSUBSCRIBED
+        if not (left and membership.unsubscribed_at):
+            return self.get_empty_value_display()
+        return date_format(localtime(membership.unsubscribed_at), "DATETIME_FORMAT")
+
+    @admin.display(description="source")
+    def source_name(self, membership: ListMembership) -> str:
+        return source_label(membership.source)
 
 
 class ContactConsentEventInline(ReadOnlyContactInline):
     model = ConsentEvent
     verbose_name = "consent event"
-    verbose_name_plural = f"consent history (latest {SHOWN_ON_CONTACT})"
+    verbose_name_plural = "consent history"
     fields = ["at", "list", "action", "source", "actor", "ip"]
     readonly_fields = fields
 

@@ -13,7 +13,7 @@ class SegmentMembershipInline(ContactHistoryInline):
     model = SegmentMembership
     newest_first = ["-added_at", "-pk"]
     verbose_name = "segment"
-    verbose_name_plural = f"segments (newest {ContactHistoryInline.shown})"
+    verbose_name_plural = "segment memberships"
     fields = ["segment", "added_at", "why"]
     readonly_fields = fields
 
