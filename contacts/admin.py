@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django_object_actions import DjangoObjectActions, action
 
 from . import services
+from .import_admin import ContactImportExportMixin
 from .links import subscription_center_url
 from .models import Account, Contact
 from .paging import EstimatedCountPaginator, recent_values_filter
@@ -96,7 +97,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
+class ContactAdmin(ContactImportExportMixin, DjangoObjectActions, admin.ModelAdmin):
     """Contacts as a CRM user browses them.
 
     Higher apps (interactions, marketing lists, segments) append their own
@@ -104,6 +105,8 @@ class ContactAdmin(DjangoObjectActions, admin.ModelAdmin):
     ``admin.py``, so this
     app never imports them. They show an existing contact's history, so the add
     page has none.
+
+    Import and Export on the changelist: ``import_admin``.
 
     Deleting a contact, from its page or with *Erase selected contacts*, is the
     erasure of ``services.contact_erase``. Saving goes through ``services`` too, so

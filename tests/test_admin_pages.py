@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
+from contacts.models import ContactImport
 from interactions.admin import LATEST_SHOWN
 from interactions.models import Interaction
 from marketing_lists.models import ConsentEvent, ListMembership, MarketingList
@@ -117,6 +118,15 @@ def everything(contact, superuser):
     )
     DeliveryAttempt.objects.create(message=message, at=now, status_code=500, duration_ms=12)
     Group.objects.create(name="Marketing")
+    ContactImport.objects.create(
+        file_name="people.csv",
+        status=ContactImport.Status.RUNNING,
+        columns=["email"],
+        total=2,
+        processed=1,
+        errors=[{"row": 1, "errors": {"email": ["Enter a valid email address."]}}],
+        error_count=1,
+    )
     if apps.is_installed("rest_framework.authtoken"):
         apps.get_model("authtoken", "Token").objects.create(user=superuser)
     # The task queue's own pages: a success and a failure, a schedule, and a task
