@@ -249,7 +249,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Exact counts up to 10,000 results, the planner's estimate past that (contacts.paging).
+    "DEFAULT_PAGINATION_CLASS": "contacts.paging.EstimatedCountPagination",
     "PAGE_SIZE": 100,
     # Requests per token (or signed-in user), and per IP address for anonymous calls;
     # counted in the cache, which must be shared (REDIS_URL) by several web processes.

@@ -2,7 +2,8 @@
 
 Django's paginator counts every matching row (``COUNT(*)``) on each page view: a second
 or more over ten million interactions. Past ``EXACT_UP_TO`` rows, this one shows the
-planner's estimate instead, as large Django sites do; small results stay exact.
+planner's estimate instead, as large Django sites do; small results stay exact. The
+REST API's page-numbered lists count the same way.
 """
 
 import json
@@ -11,6 +12,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+from rest_framework.pagination import PageNumberPagination
 
 EXACT_UP_TO = 10_000
 
@@ -85,3 +87,9 @@ def recent_values_filter(column: str, title: str = "") -> type[RecentValuesFilte
         (RecentValuesFilter,),
         {"parameter_name": column, "title": title or column.replace("_", " ")},
     )
+
+
+class EstimatedCountPagination(PageNumberPagination):
+    """The REST API's pages: ``count`` is exact up to ``EXACT_UP_TO``, then an estimate."""
+
+    django_paginator_class = EstimatedCountPaginator

@@ -46,6 +46,9 @@ class Interaction(models.Model):
                 fields=["contact", "type", "occurred_at"], name="interaction_contact_type"
             ),
             models.Index(fields=["type", "source", "occurred_at"], name="interaction_type_source"),
+            # Everything newest first (the API's pages, keyed on both): without it, each
+            # page sorts every interaction.
+            models.Index(fields=["occurred_at", "id"], name="interaction_occurred"),
         ]
         constraints = [
             # A constraint rather than unique=True: on PostgreSQL, unique=True adds a second

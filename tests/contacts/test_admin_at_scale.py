@@ -128,3 +128,38 @@ def test_interactions_filter_by_period(staff, make_contact):
         staff, reverse("admin:interactions_interaction_changelist"), occurred_within="30"
     )
     assert response.context["cl"].result_count == 1
+
+
+def test_interactions_search_by_contact_email_or_external_id(staff, make_contact):
+    ada, bob = make_contact(email="Ada@example.com"), make_contact(email="bob@example.com")
+    now = timezone.now()
+    Interaction.objects.create(contact=ada, type="email_opened", occurred_at=now)
+    Interaction.objects.create(contact=bob, type="email_opened", occurred_at=now, external_id="e-7")
+    url = reverse("admin:interactions_interaction_changelist")
+    found = changelist_queries(staff, url, q="ada@EXAMPLE.com")[0].context["cl"].result_list
+    assert [interaction.contact for interaction in found] == [ada]
+    found = changelist_queries(staff, url, q="e-7")[0].context["cl"].result_list
+    assert [interaction.contact for interaction in found] == [bob]
+
+
+def test_api_lists_count_exactly_when_small(client_for, make_user, make_contact):
+    for _ in range(3):
+        make_contact()
+    user = make_user("contacts.view_contact")
+    response = client_for(user).get("/api/v1/contacts/")
+    assert response.status_code == 200
+    assert response.json()["count"] == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the estimate is PostgreSQL's")
+def test_api_lists_estimate_a_large_count(client_for, make_user, make_contact, monkeypatch):
+    for _ in range(30):
+        make_contact()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    monkeypatch.setattr(paging, "EXACT_UP_TO", 10)
+    client = client_for(make_user("contacts.view_contact"))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/api/v1/contacts/")
+    assert response.json()["count"] == 30
+    assert not [q for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
