@@ -39,6 +39,7 @@ from .measure import (
     tasks_in_process,
     timed,
 )
+from .webhooks import measure_webhooks
 
 
 def _peak_rss_mb() -> float:
@@ -67,6 +68,8 @@ def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: 
     overall = {**measure_incremental(run, contacts, seed, samples), **explained}
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
+    run.say("Webhooks: the same with an endpoint registered, and commit to receipt")
+    overall.update(measure_webhooks(run, arrival, contacts, seed, samples))
     run.say("Admin pages and API lists, with the live segments in place")
     overall.update(measure_admin_pages(say=run.say))
     Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()

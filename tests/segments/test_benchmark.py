@@ -46,6 +46,10 @@ OVERALL = {
     "peak_rss_mb",
     "change_to_visible_ms_p50",
     "change_to_visible_ms_p95",
+    "change_to_visible_with_webhook_ms_p50",
+    "change_to_visible_with_webhook_ms_p95",
+    "webhook_commit_to_receipt_ms_p50",
+    "webhook_commit_to_receipt_ms_p95",
     "explain_ms_p50",
     "explain_ms_p95",
 }

@@ -22,6 +22,8 @@ class Receiver:
         self.verified: list[dict] = []  # payloads whose signature held
         self.refused: list[str] = []  # why the others were refused
         self.headers: list[dict] = []
+        self.stall = threading.Event()  # set: the next request hangs until ``release``
+        self.release = threading.Event()
         self.arrived = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -36,6 +38,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                if receiver.stall.is_set():
+                    receiver.stall.clear()
+                    with receiver.arrived:
+                        receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                        receiver.arrived.notify_all()
+                    receiver.release.wait(60)
+                    return  # the sender is gone: no answer
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
                 with receiver.arrived:
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
@@ -61,6 +70,7 @@ class Receiver:
         return self.verified
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

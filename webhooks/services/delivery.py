@@ -27,8 +27,10 @@ from .outbox import queue_delivery
 logger = logging.getLogger("webhooks.delivery")
 
 TIMEOUT_SECONDS = 10
-LEASE = datetime.timedelta(seconds=TIMEOUT_SECONDS * 6)
-MESSAGES_PER_RUN = 50  # a run gives its lease back before it could expire
+# Renewed before each message, so it covers one POST: a run whose worker died holds
+# the endpoint for at most this long.
+LEASE = datetime.timedelta(seconds=TIMEOUT_SECONDS + 5)
+MESSAGES_PER_RUN = 100  # then the endpoint is left to the next run (fairness)
 EXCERPT = 500
 MAX_BACKOFF = datetime.timedelta(hours=6)
 
@@ -45,6 +47,10 @@ def _claim(endpoint_id: int) -> bool:
     free = Q(delivering_until__isnull=True) | Q(delivering_until__lt=now)
     claimed = Endpoint.objects.filter(free, pk=endpoint_id, is_active=True)
     return bool(claimed.update(delivering_until=now + LEASE))
+
+
+def _renew(endpoint_id: int) -> None:
+    Endpoint.objects.filter(pk=endpoint_id).update(delivering_until=timezone.now() + LEASE)
 
 
 def _release(endpoint_id: int) -> None:
@@ -67,11 +73,14 @@ def endpoint_deliver(*, endpoint_id: int) -> int:
             message = pending.first()
             if message is None or message.next_attempt_at > timezone.now():
                 break
+            _renew(endpoint_id)
             if not _send(endpoint, message):
                 break
             delivered += 1
     finally:
         _release(endpoint_id)
+    if delivered == MESSAGES_PER_RUN:
+        queue_delivery([endpoint_id])  # more may be waiting: another run, after the others
     return delivered
 
 
