@@ -18,7 +18,9 @@ from .display import admin_link
 
 MEMBERS_PREVIEW = 10
 MEMBERS_PAGE = 50
+# Up to this many evaluations are drawn one by one; more are drawn one point per day.
 CHART_POINTS = 200
+CHART_READ = 5000
 EVALUATIONS_SHOWN = 10
 
 
@@ -84,18 +86,37 @@ def insights(segment: Segment, params) -> dict:
             evaluations, form.cleaned_data["insights_from"], form.cleaned_data["insights_to"]
         )
     succeeded = evaluations.filter(status=Evaluation.Status.SUCCEEDED)
-    points = [
-        {"at": at.isoformat(), "size": size, "added": added, "removed": removed}
-        for at, size, added, removed in succeeded.order_by("-started_at").values_list(
-            "started_at", "size", "added", "removed"
-        )[:CHART_POINTS]
-    ][::-1]
+    rows = list(
+        succeeded.order_by("-started_at").values_list("started_at", "size", "added", "removed")[
+            :CHART_READ
+        ]
+    )[::-1]
+    per_day = len(rows) > CHART_POINTS
+    points = _per_day(rows) if per_day else [_point(*row) for row in rows]
     return {
         "insights_form": form,
         "chart_points": points,
-        "chart_limited": len(points) == CHART_POINTS,
+        "chart_per_day": per_day,
+        "chart_limited": len(rows) == CHART_READ,
         "latest_evaluations": list(evaluations.order_by("-started_at")[:EVALUATIONS_SHOWN]),
     }
+
+
+def _point(at: datetime.datetime, size: int, added: int, removed: int) -> dict:
+    return {"at": at.isoformat(), "size": size, "added": added, "removed": removed}
+
+
+def _per_day(rows: list[tuple]) -> list[dict]:
+    """One point per day: the day's last size, and everyone added or removed that day."""
+    zone = timezone.get_current_timezone()
+    days: dict[datetime.date, dict] = {}
+    for at, size, added, removed in rows:  # oldest first
+        day = timezone.localtime(at, zone).date()
+        point = days.setdefault(day, _point(at, size, 0, 0))
+        point.update(at=at.isoformat(), size=size)
+        point["added"] += added
+        point["removed"] += removed
+    return list(days.values())
 
 
 def _in_range(
