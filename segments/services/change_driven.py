@@ -12,6 +12,7 @@ from ..engine.dependencies import DataChange, reads
 from ..engine.materializer import apply_moves, moves, selected
 from ..models import Evaluation, Segment
 from ..signals import members_changed
+from . import change_locks as locks
 from .evaluation import live_segments_with_uses, log_evaluation, record_failure
 
 
@@ -21,6 +22,7 @@ def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None =
     Without ``change``, every live segment. Set-based across segments: a handful of
     statements per batch however many segments it touches, and no write when nobody
     moved. Segments built on others follow in later rounds, only where those moved.
+    Batches of contacts in other partitions run side by side (``locks``).
     Returns how many segments were evaluated.
     """
     contact_ids = sorted(set(contact_ids))
@@ -29,13 +31,8 @@ def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None =
         return 0
     evaluated, moved = 0, set()
     with transaction.atomic():
-        # Every segment the batch may touch is locked at once, in id order, so that
-        # concurrent batches and full evaluations cannot deadlock.
-        locked = Segment.objects.select_for_update().filter(
-            pk__in=[segment.pk for segments in rounds for segment, _ in segments],
-            status=Segment.Status.LIVE,
-        )
-        live = {segment.pk: segment for segment in locked.order_by("pk")}
+        locks.lock_partitions(contact_ids)
+        live = locks.share_segments({segment.pk for segments in rounds for segment, _ in segments})
         for segments in rounds:
             due = [
                 live[segment.pk]
@@ -72,14 +69,16 @@ def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int
     if not moved:
         return set()
     changed = [segment for segment in segments if segment.pk in moved]
+    sizes = locks.count_moves(
+        {pk: len(move.joining) - len(move.leaving) for pk, move in moved.items()}
+    )
     evaluations = Evaluation.objects.bulk_create(
-        _scoped_evaluation(segment, moved[segment.pk], len(contact_ids), started)
+        _scoped_evaluation(segment, moved[segment.pk], sizes[segment.pk], len(contact_ids), started)
         for segment in changed
     )
     apply_moves(moved, {e.segment_id: e.pk for e in evaluations}, started)
-    for segment, evaluation in zip(changed, evaluations, strict=True):
-        segment.member_count = evaluation.size
-    Segment.objects.bulk_update(changed, ["member_count"])
+    for segment in changed:
+        segment.member_count = sizes[segment.pk]
     for evaluation in evaluations:
         log_evaluation(evaluation, (evaluation.finished_at - started).total_seconds())
     members_changed.send(sender=Segment, evaluations=[(e.segment_id, e.pk) for e in evaluations])
@@ -123,7 +122,7 @@ def _next_second(moment: datetime.datetime) -> datetime.datetime:
     return whole if whole == moment else whole + datetime.timedelta(seconds=1)
 
 
-def _scoped_evaluation(segment: Segment, move, scope_size: int, started) -> Evaluation:
+def _scoped_evaluation(segment: Segment, move, size: int, scope_size: int, started) -> Evaluation:
     added, removed = len(move.joining), len(move.leaving)
     return Evaluation(
         segment=segment,
@@ -131,7 +130,7 @@ def _scoped_evaluation(segment: Segment, move, scope_size: int, started) -> Eval
         scope_size=scope_size,
         started_at=started,
         finished_at=timezone.now(),
-        size=segment.member_count + added - removed,
+        size=size,
         added=added,
         removed=removed,
         status=Evaluation.Status.SUCCEEDED,

@@ -47,7 +47,7 @@ def _lock_every_segment() -> set[int]:
         return set()  # SQLite: one writer at a time already
     segments = Segment.objects.order_by("pk")
     with transaction.atomic():
-        locking = segments.select_for_update(no_key=True, skip_locked=True)
+        locking = segments.select_for_update(skip_locked=True)
         free = set(locking.values_list("pk", flat=True))
         transaction.set_rollback(True)
     for pk in sorted(set(segments.values_list("pk", flat=True)) - free):
@@ -58,7 +58,9 @@ def _lock_every_segment() -> set[int]:
 
 
 def _lock(segments) -> set[int]:
-    return set(segments.select_for_update(no_key=True).values_list("pk", flat=True))
+    # FOR UPDATE: change-driven evaluations hold their segments FOR KEY SHARE, which
+    # only this mode excludes.
+    return set(segments.select_for_update().values_list("pk", flat=True))
 
 
 def _forget_in_segments_created_since(contact_id: int, locked: set[int]) -> None:

@@ -1,0 +1,77 @@
+"""The locks that let change-driven evaluations of different contacts run side by side.
+
+- Contacts are split into partitions (``contact_id % PARTITIONS``); a batch holds a
+  transaction-level advisory lock on each partition it touches, taken in order. Two
+  batches never examine the same contact at once, so neither adds or removes (and
+  logs) a member the other already did; batches of other partitions do not wait.
+- Segments are held ``FOR KEY SHARE``: it excludes a full evaluation and a contact's
+  erasure (both ``FOR UPDATE``), which must see members no batch is still writing,
+  but not other batches.
+- Sizes change by the batch's moves (``member_count + delta``) in one short
+  statement at the end, rows locked in id order: batches wait for each other only
+  there, and only on the segments both moved someone in. A batch writes its change
+  log while holding them, so a segment's change records get ids in commit order, as
+  the changes feed (a cursor on ids) needs.
+
+SQLite runs one writer at a time; nothing is locked there.
+"""
+
+from django.db import connection
+
+from ..models import Segment
+
+PARTITIONS = 16
+# The first key of every advisory lock taken here, so that they name no other lock.
+LOCK_SPACE = 0x5E6
+
+
+def partition(contact_id: int) -> int:
+    return contact_id % PARTITIONS
+
+
+def lock_partitions(contact_ids: list[int]) -> None:
+    """Hold the partitions of these contacts until the transaction ends, in order."""
+    if connection.vendor != "postgresql":
+        return
+    parts = sorted({partition(pk) for pk in contact_ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, p)) FROM "
+            "(SELECT p FROM unnest(%s::int[]) p ORDER BY p) ordered",
+            [LOCK_SPACE, parts],
+        )
+
+
+def share_segments(pks: set[int]) -> dict[int, Segment]:
+    """The live ones of these segments, held ``FOR KEY SHARE`` (in id order) until the
+    transaction ends."""
+    live = Segment.objects.filter(pk__in=pks, status=Segment.Status.LIVE).order_by("pk")
+    if connection.vendor != "postgresql":
+        return {segment.pk: segment for segment in live}
+    sql, params = live.query.sql_with_params()
+    return {segment.pk: segment for segment in Segment.objects.raw(f"{sql} FOR KEY SHARE", params)}
+
+
+def count_moves(deltas: dict[int, int]) -> dict[int, int]:
+    """Add each segment's delta to its size; returns the new sizes."""
+    if not deltas:
+        return {}
+    table = connection.ops.quote_name(Segment._meta.db_table)
+    ids = sorted(deltas)
+    cases = " ".join("WHEN %s THEN %s" for _ in ids)
+    case_params = [value for pk in ids for value in (pk, deltas[pk])]
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # In id order, as every transaction locking several segments does.
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id IN ({placeholders}) ORDER BY id "
+                f"FOR NO KEY UPDATE",
+                ids,
+            )
+        cursor.execute(
+            f"UPDATE {table} SET member_count = member_count + CASE id {cases} END "
+            f"WHERE id IN ({placeholders}) RETURNING id, member_count",
+            [*case_params, *ids],
+        )
+        return dict(cursor.fetchall())
