@@ -12,6 +12,7 @@ for the batch once it commits, so the segments re-evaluate the batch once.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from ..models import Account, Contact
 from ..signals import contacts_changed
+from .bulk_update import rows_update
 from .fields import FieldRefused, clean_value
 from .profile import email_consent
 
@@ -307,7 +309,7 @@ class _Batch:
             result.ids[index] = row.pk
         result.created = len(new)
         for fields, rows in changed.items():
-            self.kind.model.objects.bulk_update(rows, [*fields, "updated_at"], WRITE_BATCH)
+            rows_update(self.kind.model, rows, [*_names(fields), "updated_at"])
         no_email = {row.pk: True for index, row in new if self.values[index].get("do_not_email")}
         no_email.update((targets[index].pk, value) for index, value in consent.items())
         if no_email:
@@ -333,7 +335,7 @@ class _Batch:
 
 def _field_names(changed: dict[tuple[str, ...], list], consent: dict[int, bool]) -> set[str]:
     """The fields a batch changed, by name (``account``, not ``account_id``)."""
-    names = {"account" if name == "account_id" else name for fields in changed for name in fields}
+    names = {name for fields in changed for name in _names(fields)}
     return names | ({"do_not_email"} if consent else set())
 
 
@@ -378,6 +380,11 @@ def _db_lower(texts: list[str]) -> dict[str, str]:
             cursor.execute(sql, params(chunk))
             lowered.update(zip(chunk, (row[0] for row in cursor.fetchall()), strict=True))
     return lowered
+
+
+def _names(attnames: Iterable[str]) -> list[str]:
+    """Attribute names as field names: ``account_id`` is the field ``account``."""
+    return ["account" if name == "account_id" else name for name in attnames]
 
 
 def _chunks(items: list) -> list[list]:

@@ -1,5 +1,8 @@
 """Many contacts and accounts at once: matching, only given fields, errors by index, consent."""
 
+import datetime
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -198,3 +201,34 @@ def test_emails_beyond_ascii_match_as_the_database_lowers_them():
     again = upsert([{"email": "A@İSTANBUL.com"}, {"email": "b@ΣΑ.com"}, {"email": "c@σα.com"}])
     assert not again.errors
     assert Contact.objects.count() == 2 + again.created
+
+
+def test_every_kind_of_field_is_changed_in_bulk(make_account):
+    account = make_account()
+    Contact.objects.create(email="ada@example.com", external_id="c-1")
+    Account.objects.create(name="Acme", external_id="a-1")
+    changes = {
+        "external_id": "c-1",
+        "email": "ada.l@example.com",
+        "birth_date": "1990-12-10",
+        "lead_score": 42,
+        "account": account.pk,
+        "attributes": {"tier": "gold", "tags": ["a", "b"]},
+        "language": "en",
+    }
+    assert upsert([changes, {"email": "new@example.com"}]).updated == 1
+    ada = Contact.objects.get(external_id="c-1")
+    assert (ada.email, ada.birth_date, ada.lead_score, ada.account, ada.attributes) == (
+        "ada.l@example.com",
+        datetime.date(1990, 12, 10),
+        42,
+        account,
+        {"tier": "gold", "tags": ["a", "b"]},
+    )
+    accounts_upsert(
+        records=[{"external_id": "a-1", "annual_revenue": "1234.50", "employees": 7}],
+        source=Source.IMPORT,
+    )
+    acme = Account.objects.get(external_id="a-1")
+    assert (acme.annual_revenue, acme.employees) == (Decimal("1234.50"), 7)
+    assert upsert([changes]).unchanged == 1
