@@ -82,7 +82,7 @@ segment_by_query_page    302        403       403       403   200     200      2
 segment_go_live          302        403       403       403   403     302      302
 segment_stop             302        403       403       403   403     302      302
 segment_refresh          302        403       403       403   302     302      302
-segment_go_live_selected 302        403       200*      200*  200*    302      302
+segment_go_live_selected 302        403       200*      200*  302*    302      302
 contact_change_page      302        403       403       200   200     200      200
 contact_delete           302        403       403       403   403     403      302
 contact_export_selected  302        403       403       200   200     200      200
