@@ -1,8 +1,10 @@
 """POST contacts/bulk/ and accounts/bulk/: many records at once, errors by index."""
 
 import json
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from contacts.models import Account, Contact
@@ -162,3 +164,12 @@ def test_ten_thousand_contacts_in_one_call_then_again_unchanged(http):
     second = http.post(CONTACTS, batch).json()
     assert (second["updated"], second["unchanged"], second["errors"]) == (1, 9_999, [])
     assert Contact.objects.get(external_id="crm-5").city == "Rome"
+
+
+def test_the_readme_example_answers_as_shown(api):
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    block = readme.split("curl -s -X POST $API/contacts/bulk/", 1)[1].split("```", 1)[0]
+    body = block.split("-d '", 1)[1].split("'\n", 1)[0]
+    shown = "".join(line.lstrip("# ") for line in block.splitlines() if line.startswith("#"))
+    response = api.post(CONTACTS, json.loads(body), format="json")
+    assert response.json() == json.loads(shown)
