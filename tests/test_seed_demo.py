@@ -18,8 +18,10 @@ from django.http import HttpRequest
 
 from contacts.models import Account, Contact
 from devtools.demo import DemoError, demo_data_seed, demo_prepare
+from devtools.demo.segments import HISTORY_DAYS, VIP_CONTACTS
 from interactions.models import BUILTIN_TYPES, Interaction
-from marketing_lists.models import ListMembership, MarketingList
+from marketing_lists.models import ConsentEvent, ListMembership, MarketingList
+from segments.models import Evaluation, Segment
 
 NOW = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)
 CONTACTS = 300
@@ -92,6 +94,54 @@ def test_lists_have_subscribed_and_unsubscribed_members(seeded):
     assert statuses == {ListMembership.Status.SUBSCRIBED, ListMembership.Status.UNSUBSCRIBED}
     left = ListMembership.objects.filter(status=ListMembership.Status.UNSUBSCRIBED)
     assert not left.filter(unsubscribed_at=None).exists()
+
+
+def test_newest_emails_are_from_the_last_days(seeded):
+    newest = Interaction.objects.filter(type="email_opened").latest("occurred_at").occurred_at
+    assert NOW - newest < datetime.timedelta(days=4)
+    opened = Interaction.objects.filter(
+        type="email_opened", occurred_at__gte=NOW - datetime.timedelta(days=30)
+    )
+    assert opened.values("contact").distinct().count() > CONTACTS / 20
+
+
+def test_contacts_spread_over_many_accounts(seeded):
+    per_account = Counter(
+        Contact.objects.exclude(account=None).values_list("account_id", flat=True)
+    )
+    assert len(per_account) >= CONTACTS // 40
+    assert max(per_account.values()) < 0.15 * sum(per_account.values())
+
+
+def test_subscriptions_have_their_consent_events(seeded):
+    subscriptions = ListMembership.objects.filter(list__kind=MarketingList.Kind.SUBSCRIPTION)
+    joined = ConsentEvent.objects.filter(action=ConsentEvent.Action.SUBSCRIBED)
+    assert (
+        joined.count()
+        == subscriptions.count()
+        == seeded.consent_events
+        - (subscriptions.filter(status=ListMembership.Status.UNSUBSCRIBED).count())
+    )
+    left = subscriptions.filter(status=ListMembership.Status.UNSUBSCRIBED).first()
+    event = ConsentEvent.objects.get(
+        contact=left.contact, list=left.list, action=ConsentEvent.Action.UNSUBSCRIBED
+    )
+    assert event.at == left.unsubscribed_at
+    assert not ConsentEvent.objects.filter(at__gt=NOW).exists()
+
+
+def test_example_segments_are_live_with_history(seeded):
+    live = Segment.objects.filter(status=Segment.Status.LIVE)
+    assert seeded.segments == live.count() == 4
+    assert set(live.values_list("kind", flat=True)) == set(Segment.Kind.values)
+    opened = live.get(name="Opened an email in the last 30 days")
+    history = opened.evaluations.filter(trigger=Evaluation.Trigger.SCHEDULE).order_by("started_at")
+    assert history.count() == HISTORY_DAYS
+    assert history.last().size > 0  # the demo's newest emails were opened
+    vips = live.get(kind=Segment.Kind.STATIC)
+    assert vips.memberships.count() == VIP_CONTACTS
+    compound = live.get(kind=Segment.Kind.COMPOUND)
+    assert compound.memberships.count() >= VIP_CONTACTS
 
 
 def test_interaction_indexes_are_back_after_the_load(seeded):

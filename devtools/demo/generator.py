@@ -49,6 +49,8 @@ class DemoSummary:
     interactions: int
     lists: int
     list_memberships: int
+    consent_events: int = 0
+    segments: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Seeding, flushing and preparing the demo: what the ``seed_demo`` and ``demo`` commands call."""
 
+import dataclasses
 import datetime
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,6 +18,8 @@ from marketing_lists.models import ConsentEvent, ListMembership, MarketingList
 
 from .catalog import (
     CHUNK,
+    CONSENT_COLUMNS,
+    CONSENT_SOURCES,
     CONTACT_COLUMNS,
     CONTACTS_PER_ACCOUNT,
     INTERACTION_COLUMNS,
@@ -33,6 +36,10 @@ from .generator import (
     Weighted,
     indexes_built_after,
 )
+from .segments import demo_segments_create
+
+# No account weighs more than this many times the least: a long tail without one giant.
+ACCOUNT_WEIGHT_CAP = 8
 
 
 def demo_data_flush() -> None:
@@ -78,11 +85,12 @@ def demo_data_seed(
             indexes_built_after(Interaction),
             tqdm(total=contacts, unit="contact", disable=not progress) as bar,
         ):
-            return _seed(
+            summary = _seed(
                 contacts=contacts,
                 generate=Generator(seed=seed, now=now or timezone.now()),
                 progress=bar.update,
             )
+    return dataclasses.replace(summary, segments=demo_segments_create(now=now))
 
 
 def _seed(*, contacts: int, generate: Generator, progress: Callable[[int], Any]) -> DemoSummary:
@@ -90,6 +98,7 @@ def _seed(*, contacts: int, generate: Generator, progress: Callable[[int], Any])
     contact_table = Table(Contact, CONTACT_COLUMNS, fixed={"created_at": now, "updated_at": now})
     interaction_table = Table(Interaction, INTERACTION_COLUMNS, fixed={"created_at": now})
     membership_table = Table(ListMembership, MEMBERSHIP_COLUMNS)
+    consent_table = Table(ConsentEvent, CONSENT_COLUMNS, fixed={"user_agent": ""})
     accounts = Account.objects.bulk_create(
         generate.accounts(max(5, contacts // CONTACTS_PER_ACCOUNT)), batch_size=CHUNK
     )
@@ -98,8 +107,15 @@ def _seed(*, contacts: int, generate: Generator, progress: Callable[[int], Any])
         for name, kind, public, about, _ in LISTS
     )
     # A long tail: a few large customers, many small ones.
-    picker = Weighted((account, generate.rng.paretovariate(1.2)) for account in accounts)
-    interactions = memberships = 0
+    picker = Weighted(
+        (account, min(generate.rng.paretovariate(1.2), ACCOUNT_WEIGHT_CAP)) for account in accounts
+    )
+    subscription_lists = {
+        marketing_list.pk
+        for marketing_list in lists
+        if marketing_list.kind == MarketingList.Kind.SUBSCRIPTION
+    }
+    interactions = memberships = consents = 0
     for start in range(0, contacts, CHUNK):
         people = [
             generate.person(number, picker)
@@ -109,11 +125,13 @@ def _seed(*, contacts: int, generate: Generator, progress: Callable[[int], Any])
         interactions += interaction_table.insert(
             row for person in people for row in generate.interactions(ids[person.email], person)
         )
-        memberships += membership_table.insert(
+        rows = [
             row
             for person in people
             for row in generate.memberships(ids[person.email], person, lists)
-        )
+        ]
+        memberships += membership_table.insert(rows)
+        consents += consent_table.insert(_consent_events(rows, subscription_lists))
         progress(len(people))
     return DemoSummary(
         accounts=len(accounts),
@@ -121,7 +139,28 @@ def _seed(*, contacts: int, generate: Generator, progress: Callable[[int], Any])
         interactions=interactions,
         lists=len(lists),
         list_memberships=memberships,
+        consent_events=consents,
     )
+
+
+def _consent_events(memberships: list[tuple], subscription_lists: set[int]) -> Iterator[tuple]:
+    """The consent log of the subscriptions: who joined each list, and who left, when."""
+    for list_id, contact_id, _, joined, left, source in memberships:
+        if list_id not in subscription_lists:
+            continue
+        consent_source = CONSENT_SOURCES.get(source, ConsentEvent.Source.SUBSCRIPTION_CENTER)
+        # An import declares its grounds: consent the contact gave elsewhere.
+        basis = ConsentEvent.Basis.CONSENT if consent_source == ConsentEvent.Source.IMPORT else ""
+        yield contact_id, list_id, ConsentEvent.Action.SUBSCRIBED, joined, consent_source, basis
+        if left:
+            yield (
+                contact_id,
+                list_id,
+                ConsentEvent.Action.UNSUBSCRIBED,
+                left,
+                ConsentEvent.Source.SUBSCRIPTION_CENTER,
+                "",
+            )
 
 
 def _insert_contacts(table: Table, people: list[Person]) -> dict[str, int]:

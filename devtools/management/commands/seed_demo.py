@@ -32,7 +32,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Seeded {summary.accounts:,} accounts, {summary.contacts:,} contacts, "
                 f"{summary.interactions:,} interactions and {summary.lists} marketing lists "
-                f"({summary.list_memberships:,} memberships) "
+                f"({summary.list_memberships:,} memberships, {summary.consent_events:,} consent "
+                f"events) and {summary.segments} live example segments "
                 f"in {time.monotonic() - started:.1f} s."
             )
         )
