@@ -145,3 +145,23 @@ def test_resend_from_the_attempts_list(
             {"action": "resend", "_selected_action": [message.tries.get().pk]},
         )
     assert len(receiver.wait_for(2)) == 2
+
+
+def test_turning_an_endpoint_on_again_in_the_admin_forgets_why_it_was_off(admin_client, receiver):
+    segment = live_segment("Berliners", {"field": "city", "op": "eq", "value": "Berlin"})
+    endpoint = services.endpoint_create(url=receiver.url, events=["contact.erased"])
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="failing")
+    answer = admin_client.post(
+        reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]),
+        {
+            "url": receiver.url,
+            "events": ["contact.erased", "segment.members_changed"],
+            "segments": [segment.pk],
+            "is_active": "on",
+        },
+    )
+    assert answer.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and endpoint.disabled_reason == ""
+    assert endpoint.events == ["contact.erased", "segment.members_changed"]
+    assert list(endpoint.segments.all()) == [segment]
