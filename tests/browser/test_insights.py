@@ -78,4 +78,6 @@ def test_a_thousand_evaluations_are_drawn_per_day(live_server, page, segment, sc
     assert xs == sorted(xs) and xs[0] >= 64 and xs[-1] <= 800 - 56
     # A day's bars add up that day's evaluations.
     assert "added" in chart.locator("rect.bar-added title").first.text_content()
-    page.locator("#segment-insights").screenshot(path=str(screenshots / "segment-insights.png"))
+    page.locator("#segment-insights").screenshot(
+        path=str(screenshots / "segment-insights-history.png")
+    )

@@ -74,9 +74,7 @@ def test_subscription_lists_show_counts_and_net_change(client, make_user, make_c
     for contact in (stayed, left, joined):
         lists.list_subscribe(marketing_list=newsletter, contact=contact, source="api")
     lists.list_unsubscribe(marketing_list=newsletter, contact=left, source="api")
-    user = make_user(
-        "segments.view_segment", "marketing_lists.view_marketinglist", is_staff=True
-    )
+    user = make_user("segments.view_segment", "marketing_lists.view_marketinglist", is_staff=True)
     page = home(client, user)
     row = page[page.index("Newsletter") :]
     cells = [cell.split("<")[0] for cell in row.split('class="crm-number')[1:5]]
@@ -107,3 +105,12 @@ def test_apps_come_in_marketing_order_and_the_product_is_named(client, admin_use
     assert "Django administration" not in page
     assert "View site" not in page
     assert 'rel="icon"' in page
+
+
+def test_side_navigation_lists_apps_in_the_same_order(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+    sidebar = page[page.index('id="nav-sidebar"') :]
+    apps = ("segments", "contacts", "interactions", "marketing_lists", "auth")
+    order = [sidebar.index(f'class="app-{label} ') for label in apps]
+    assert order == sorted(order)
