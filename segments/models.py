@@ -201,3 +201,42 @@ class SegmentTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PendingChange(models.Model):
+    """A contact's change waiting for a change-driven evaluation (``services.change_queue``).
+
+    One row per contact and thing changed (a profile field, an interaction type, a
+    list), so that a burst of events for the same contacts merges into a few rows and
+    is evaluated in one batch. No foreign key: an erased contact's rows evaluate nothing.
+    """
+
+    class Kind(models.TextChoices):
+        FIELD = "field", "Profile field"
+        INTERACTION = "interaction", "Interaction type"
+        LIST = "list", "List"
+        ALL = "all", "Anything"
+
+    contact_id = models.BigIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_id", "kind", "key"], name="pending_change_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.kind} {self.key}".rstrip()
+
+
+class ChangeDrain(models.Model):
+    """One row: whether a task to drain the pending changes is queued already."""
+
+    queued = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return "drain queued" if self.queued else "no drain queued"

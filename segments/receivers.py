@@ -1,7 +1,8 @@
 """Reactions to changes in lower apps: re-evaluate just the contacts that changed.
 
 Lower apps send signals (a contact saved, interactions ingested, a list
-membership changed); this module turns each into one batched django-q2 task.
+membership changed); this module queues the changed contacts, which a django-q2 task
+drains in batches (``services.change_queue``).
 """
 
 from collections.abc import Iterable
@@ -10,7 +11,6 @@ from django.db import transaction
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
-from django_q.tasks import async_task
 
 from contacts.models import Account, Contact
 from contacts.signals import contacts_changed
@@ -19,28 +19,19 @@ from marketing_lists.signals import list_membership_changed
 
 from .engine.dependencies import ANY_FIELD, DataChange
 from .models import Segment
-from .services import contact_deletion_prepare
-
-BATCH = 10_000
+from .services import changes_enqueue, contact_deletion_prepare
 
 
 def queue_contacts(contact_ids: Iterable[int], change: DataChange) -> None:
-    """One task per batch of contacts, and none at all while no segment is live.
+    """Queue the contacts' change for evaluation, and nothing at all while no segment is live.
 
-    ``change`` says what changed, so that the task evaluates only the segments that
-    read it.
+    ``change`` says what changed, so that the evaluation runs only the segments that
+    read it; changes waiting together are evaluated in one batch.
     """
     ids = sorted(set(contact_ids))
     if not ids or not Segment.objects.filter(status=Segment.Status.LIVE).exists():
         return
-    for start in range(0, len(ids), BATCH):
-        async_task(
-            "segments.tasks.evaluate_contacts",
-            ids[start : start + BATCH],
-            change.as_task_args(),
-            task_name=f"contacts changed ({len(ids)})",
-            group="segments-change",
-        )
+    changes_enqueue(contact_ids=ids, change=change)
 
 
 # Field names as definitions name them: a contact's own, and "account." + an account's.

@@ -1,5 +1,7 @@
 """django-q2 entry points: thin wrappers over the services."""
 
+import datetime
+
 from . import services
 from .engine.dependencies import DataChange
 from .models import Segment
@@ -24,6 +26,17 @@ def evaluate_contacts(contact_ids: list[int], change: dict | None = None) -> int
     return services.contacts_evaluate(contact_ids=contact_ids, change=data_change)
 
 
+def drain_changes() -> int:
+    """Evaluate the changed contacts waiting in the queue; returns how many."""
+    return services.changes_drain()
+
+
+# A change waiting this long lost its drain task (a broker that forgot it).
+STALE_CHANGE = datetime.timedelta(minutes=1)
+
+
 def refresh_due_segments() -> int:
-    """Run by a django-q2 schedule: queue the live segments whose refresh interval passed."""
+    """Run by a django-q2 schedule: queue the live segments whose refresh interval passed,
+    and a drain of changes that have waited too long."""
+    services.changes_drain_stale(older_than=STALE_CHANGE)
     return services.segments_refresh_due()

@@ -7,6 +7,8 @@ business rule of its own. One module per concern, one import surface here:
 - ``lifecycle``: create, edit in draft, go live, stop, delete, refresh on demand
 - ``evaluation``: full evaluation of one segment, its queueing and the refresh schedule
 - ``change_driven``: a few changed contacts re-evaluated across the live segments
+  (``change_locks``: how batches run side by side; ``change_queue``: the changed
+  contacts waiting, drained in batches)
 - ``static``: static segments edited by id or by a profile condition
 - ``erasure``: a contact's deletion kept apart from the evaluations writing members
 - ``explain``: why a contact is or is not a member, block by block
@@ -19,6 +21,7 @@ or the tasks.
 
 from ..engine import DefinitionError
 from .change_driven import contacts_evaluate
+from .change_queue import changes_drain, changes_drain_stale, changes_enqueue
 from .definitions import definition_estimate, definition_validate, segment_estimate
 from .erasure import contact_deletion_prepare
 from .errors import SegmentError, SegmentInUse, SegmentLocked, SegmentNotLive
@@ -48,6 +51,9 @@ __all__ = [
     "SegmentLocked",
     "SegmentNotLive",
     "contact_deletion_prepare",
+    "changes_drain",
+    "changes_drain_stale",
+    "changes_enqueue",
     "contacts_evaluate",
     "definition_estimate",
     "definition_validate",

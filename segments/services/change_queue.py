@@ -1,0 +1,120 @@
+"""The queue of changed contacts waiting for their change-driven evaluation.
+
+Receivers put each change here, one row per contact and thing changed (a profile
+field, an interaction type, a list), merged with the rows already waiting, and queue
+one task to drain the queue unless one is queued already. A drain takes up to
+``DRAIN_BATCH`` rows at a time (``FOR UPDATE SKIP LOCKED``: drains side by side take
+other rows), evaluates them as one batch and deletes them in the same transaction,
+so a failure leaves them queued. A burst of single events thus costs one set-based
+evaluation, not one each, and the queue is a table whatever the broker.
+"""
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from ..engine.dependencies import DataChange
+from ..models import ChangeDrain, PendingChange
+from .change_driven import contacts_evaluate
+
+DRAIN_BATCH = 5_000  # rows per transaction
+INSERT_BATCH = 5_000
+FLAG = 1  # the ChangeDrain row
+Kind = PendingChange.Kind
+
+
+def changes_enqueue(*, contact_ids: Iterable[int], change: DataChange | None) -> None:
+    """Queue these contacts' change (None: anything changed) and make sure a drain will run."""
+    now = timezone.now()
+    keys = _keys(change)
+    PendingChange.objects.bulk_create(
+        (
+            PendingChange(contact_id=pk, kind=kind, key=key, queued_at=now)
+            for pk in sorted(set(contact_ids))
+            for kind, key in keys
+        ),
+        ignore_conflicts=True,
+        batch_size=INSERT_BATCH,
+    )
+    _queue_drain()
+
+
+def changes_drain() -> int:
+    """Evaluate the pending changes, a batch at a time, until none is left.
+
+    The flag is lowered first: a change queued from now on queues a drain of its own,
+    so none waits for a drain that has already looked. Returns the contacts evaluated.
+    """
+    ChangeDrain.objects.filter(pk=FLAG).update(queued=False)
+    evaluated = 0
+    while True:
+        with transaction.atomic():
+            taken = _take(DRAIN_BATCH)
+            if not taken:
+                return evaluated
+            contact_ids = sorted({contact_id for contact_id, _, _ in taken})
+            contacts_evaluate(contact_ids=contact_ids, change=_merged(taken))
+        evaluated += len(contact_ids)
+
+
+def changes_drain_stale(*, older_than: datetime.timedelta) -> bool:
+    """Queue a drain if a change has waited longer than ``older_than`` (a lost task)."""
+    stale = PendingChange.objects.filter(queued_at__lt=timezone.now() - older_than)
+    if not stale.exists():
+        return False
+    _queue_drain(force=True)
+    return True
+
+
+def _queue_drain(*, force: bool = False) -> None:
+    ChangeDrain.objects.bulk_create([ChangeDrain(pk=FLAG)], ignore_conflicts=True)
+    raised = ChangeDrain.objects.filter(pk=FLAG, queued=False).update(queued=True)
+    if raised or force:
+        async_task(
+            "segments.tasks.drain_changes",
+            task_name="changed contacts",
+            group="segments-change",
+        )
+
+
+def _keys(change: DataChange | None) -> list[tuple[str, str]]:
+    if change is None:
+        return [(Kind.ALL, "")]
+    return [
+        *((Kind.FIELD, name) for name in sorted(change.profile_fields)),
+        *((Kind.INTERACTION, name) for name in sorted(change.interaction_types)),
+        *((Kind.LIST, str(pk)) for pk in sorted(change.lists)),
+    ]
+
+
+def _merged(rows: list[tuple[int, str, str]]) -> DataChange | None:
+    """One change for the whole batch: everything any of its rows says changed."""
+    if any(kind == Kind.ALL for _, kind, _ in rows):
+        return None
+    return DataChange.of(
+        fields=[key for _, kind, key in rows if kind == Kind.FIELD],
+        interaction_types=[key for _, kind, key in rows if kind == Kind.INTERACTION],
+        lists=[int(key) for _, kind, key in rows if kind == Kind.LIST],
+    )
+
+
+def _take(limit: int) -> list[tuple[int, str, str]]:
+    """Delete up to ``limit`` of the oldest rows no other drain holds; returns them."""
+    table = connection.ops.quote_name(PendingChange._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id "
+                f"LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING contact_id, kind, key",
+                [limit],
+            )
+            return cursor.fetchall()
+    # SQLite: one writer at a time.
+    rows = list(
+        PendingChange.objects.order_by("id").values_list("id", "contact_id", "kind", "key")[:limit]
+    )
+    PendingChange.objects.filter(id__in=[row[0] for row in rows]).delete()
+    return [row[1:] for row in rows]
