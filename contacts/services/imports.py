@@ -179,18 +179,21 @@ def contact_import_start(*, contact_import: ContactImport) -> ContactImport:
 def contact_import_run(*, import_id: int) -> None:
     """Import a queued file a chunk at a time, recording progress after each."""
     contact_import = ContactImport.objects.get(pk=import_id)
-    if contact_import.status != ContactImport.Status.QUEUED:
-        return  # run already (a task delivered twice)
+    if contact_import.status not in (ContactImport.Status.QUEUED, ContactImport.Status.RUNNING):
+        return  # done already (a task delivered twice)
     contact_import.status = ContactImport.Status.RUNNING
     contact_import.save(update_fields=["status"])
     rows = contact_import_rows(contact_import=contact_import)
     try:
+        # A chunk and its progress commit together: a run the worker lost midway is taken
+        # up again (the task's retry) from the first chunk not committed.
         for start in range(contact_import.processed, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
-            result = contacts_import(
-                rows=chunk, basis=contact_import.basis, actor=contact_import.created_by
-            )
-            _record_progress(contact_import, result, start=start, size=len(chunk))
+            with transaction.atomic():
+                result = contacts_import(
+                    rows=chunk, basis=contact_import.basis, actor=contact_import.created_by
+                )
+                _record_progress(contact_import, result, start=start, size=len(chunk))
     except Exception:
         contact_import.status = ContactImport.Status.FAILED
         contact_import.finished_at = timezone.now()

@@ -107,3 +107,24 @@ def test_a_large_file_runs_in_chunks_as_a_task_recording_progress(monkeypatch):
     assert done.errors == [{"row": 121, "errors": {"email": ["Enter a valid email address."]}}]
     assert done.rows == []  # the file's personal data goes once imported
     assert Contact.objects.filter(city="Oslo").count() == 249
+
+
+def test_a_run_the_worker_lost_midway_goes_on_from_the_first_chunk_not_committed(monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK", 100)
+    rows = [[f"p{i}@example.com"] for i in range(250)]
+    contact_import = ContactImport.objects.create(
+        file_name="people.csv",
+        columns=["email"],
+        mapping={"email": "email"},
+        rows=rows,
+        status=ContactImport.Status.RUNNING,
+        total=250,
+        processed=100,
+        created=100,
+    )
+    Contact.objects.bulk_create(Contact(email=f"p{i}@example.com") for i in range(100))
+    imports.contact_import_run(import_id=contact_import.pk)
+    contact_import.refresh_from_db()
+    assert (contact_import.status, contact_import.processed) == ("done", 250)
+    assert (contact_import.created, contact_import.unchanged) == (250, 0)
+    assert Contact.objects.count() == 250
