@@ -46,7 +46,7 @@ def bulk_upsert_action(
     matched_by = "external_id, else email" if model == "contact" else "external_id, else name"
 
     @extend_schema(
-        request=serializer(many=True),
+        request=serializer(many=True, partial=True),  # a stored record needs no email
         responses={
             200: BULK_RESULT,
             400: OpenApiResponse(
