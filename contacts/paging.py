@@ -9,6 +9,7 @@ REST API's page-numbered lists count the same way.
 import json
 
 from django.contrib import admin
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -41,7 +42,10 @@ def planner_estimate(queryset) -> int | None:
             row = cursor.fetchone()
         if row and row[0] >= 0:  # -1: never analysed
             return row[0]
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a filter nothing can match, known before asking the database
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
