@@ -109,7 +109,7 @@ ACCOUNT = Kind(
     read_only=PROFILE_READ_ONLY,
     natural_key="name",
     ambiguous="Several accounts have this name: give its external_id.",
-    taken="Another account has this name and another external_id.",
+    taken="",  # names may repeat: a record with another external_id is another account
 )
 
 
@@ -233,8 +233,10 @@ class _Batch:
                     continue
                 target = matches[0] if matches else None
                 if target is not None and external_id and target.external_id:
-                    self._refuse(index, key, self.kind.taken)
-                    continue
+                    if key == "email":  # unique: the email is another contact's
+                        self._refuse(index, key, self.kind.taken)
+                        continue
+                    target = None  # names repeat: another account of the same name
             elif target is not None and natural and key == "email":
                 owners = existing.by_key.get(natural, [])
                 if any(row.pk != target.pk for row in owners):

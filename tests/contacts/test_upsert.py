@@ -187,6 +187,10 @@ def test_accounts_match_by_external_id_else_by_a_name_only_one_account_has():
     )
     assert (result.created, result.updated) == (2, 1)
     assert Account.objects.get(external_id="acc-1").employees == 50
+    # A stored name with another external id is another account of that name.
+    other = accounts_upsert(records=[{"name": "Acme", "external_id": "acc-2"}], source="import")
+    assert other.created == 1
+    assert Account.objects.filter(name="Acme").count() == 2
     errors = {error["index"]: error["errors"] for error in result.errors}
     assert errors == {
         1: {"name": ["Several accounts have this name: give its external_id."]},
