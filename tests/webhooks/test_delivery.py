@@ -3,7 +3,8 @@
 import datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from marketing_lists import services as list_services
@@ -12,6 +13,7 @@ from segments import services as segment_services
 from segments.models import Evaluation, MembershipChange
 from webhooks import services
 from webhooks.models import Endpoint, Event, OutboxMessage
+from webhooks.services.outbox import segment_members_changed
 
 from .conftest import live_segment
 
@@ -234,3 +236,19 @@ def test_resend_sends_a_delivered_message_again_with_the_same_id(
     assert len(receiver.wait_for(2)) == 2
     assert receiver.headers[0]["webhook-id"] == receiver.headers[1]["webhook-id"]
     assert message.tries.count() == 2
+
+
+def test_member_changes_cost_one_query_when_no_endpoint_wants_them(make_contact, endpoint_for):
+    """A full evaluation's ids are never read for nobody: the check is one query."""
+    for index in range(50):
+        make_contact(city="Lyon", email=f"lyon{index}@example.com")
+    segment = live_segment("Lyonnais", {"field": "city", "op": "eq", "value": "Lyon"})
+    evaluation = segment.evaluations.get()
+    with CaptureQueriesContext(connection) as queries:
+        assert segment_members_changed(evaluations=[(segment.pk, evaluation.pk)]) == 0
+    assert len(queries) == 1
+    other = live_segment("Parisians", {"field": "city", "op": "eq", "value": "Paris"})
+    endpoint_for(events=[Event.SEGMENT_MEMBERS_CHANGED], segments=[other])
+    with CaptureQueriesContext(connection) as queries:
+        assert segment_members_changed(evaluations=[(segment.pk, evaluation.pk)]) == 0
+    assert not any("membershipchange" in q["sql"] for q in queries.captured_queries)
