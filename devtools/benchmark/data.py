@@ -23,7 +23,7 @@ EMAIL_DOMAIN = "benchmark.invalid"
 CONTACTS_PER_ACCOUNT = 20
 MAX_ACCOUNTS = 50_000
 CHUNK_ROWS = 500_000
-LIVE_SEGMENTS = 20
+LIVE_SEGMENTS = 300  # live segments during the change-driven figures (--live-segments)
 FLOOR_TABLE = "benchmark_floor"
 # Change to visible: contacts timed one after another, and how often to look for the member.
 VISIBLE_SAMPLES = 50

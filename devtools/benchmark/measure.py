@@ -1,17 +1,15 @@
 """Engine figures: estimates and evaluations against their floors, churn, change-driven
 evaluation."""
 
-import random
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.conf import Conf
 
@@ -20,8 +18,8 @@ from interactions.models import Interaction
 from segments import services
 from segments.models import Evaluation, Segment, SegmentMembership
 
-from .cases import Case, behavior_case, variants
-from .data import ARRIVAL_CAMPAIGN, FLOOR_TABLE, LIVE_SEGMENTS, PROFILE, table
+from .cases import Case, behavior_case
+from .data import ARRIVAL_CAMPAIGN, FLOOR_TABLE, table
 
 # --- measuring ----------------------------------------------------------------------------------
 
@@ -207,28 +205,9 @@ def measure_churn(run: Run, cases: list[Case], seed: int) -> None:
         )
 
 
-def go_live_others(run: Run) -> Segment:
-    """Take more segments live, up to LIVE_SEGMENTS; returns the one an ingested click joins."""
-    for case in variants(LIVE_SEGMENTS - len(run.segments) - 1):
+def go_live_others(run: Run, others: list[Case]) -> Segment:
+    """Take more segments live; returns the one an ingested click joins."""
+    for case in others:
         services.segment_go_live(segment=_segment(case))
     arrival = behavior_case("arrival", ARRIVAL_CAMPAIGN, times=1)
     return services.segment_go_live(segment=_segment(arrival))
-
-
-def measure_incremental(run: Run, contacts: int, seed: int, samples: int) -> dict:
-    """Change-driven evaluation of one changed contact against the live segments."""
-    sample = random.Random(seed).sample(range(1, contacts + 1), min(samples, contacts))
-    timings = []
-    for contact_id in sample:
-        Contact.objects.filter(pk=contact_id).update(lead_score=(F("lead_score") + 37) % 101)
-        # As a contact save queues it: only the segments that read profiles.
-        evaluate = partial(services.contacts_evaluate, contact_ids=[contact_id], change=PROFILE)
-        _, seconds = timed(evaluate)
-        timings.append(seconds * 1000)
-    p50, p95 = percentiles(timings)
-    run.say(f"  {len(timings)} contacts: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    return {
-        "live_segments": Segment.objects.filter(status=Segment.Status.LIVE).count(),
-        "incremental_ms_p50": p50,
-        "incremental_ms_p95": p95,
-    }

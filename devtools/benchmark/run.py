@@ -18,6 +18,7 @@ from .cases import (
     mix_case,
     profile_case,
 )
+from .change_driven import live_shapes, measure_batches, measure_incremental, measure_parallel
 from .data import (
     FLOOR_TABLE,
     LIVE_SEGMENTS,
@@ -35,7 +36,6 @@ from .measure import (
     go_live_others,
     measure_case,
     measure_churn,
-    measure_incremental,
     tasks_in_process,
     timed,
 )
@@ -46,7 +46,9 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: int) -> dict:
+def _measure(
+    run: Run, *, contacts: int, interactions: int, seed: int, samples: int, live_segments: int
+) -> dict:
     run.say("Definitions: estimate, full and steady evaluation")
     cases = [
         profile_case("profile", ["US", "CA"], 60),
@@ -63,9 +65,13 @@ def _measure(run: Run, *, contacts: int, interactions: int, seed: int, samples: 
     measure_churn(run, cases, seed)
     run.say("Explain: why one contact is or is not a member")
     explained = measure_explain(run, [case.key for case in cases], seed, samples)
-    arrival = go_live_others(run)
-    run.say(f"Change-driven evaluation against {LIVE_SEGMENTS} live segments")
-    overall = {**measure_incremental(run, contacts, seed, samples), **explained}
+    arrival = go_live_others(run, live_shapes(max(0, live_segments - len(run.segments) - 1)))
+    run.say(f"Change-driven evaluation against {live_segments} live segments")
+    overall = {**measure_incremental(run, seed, samples), **explained}
+    run.say("Batches of changed contacts, against a full evaluation of every live segment")
+    overall.update(measure_batches(run, seed))
+    run.say("Change-driven throughput: two worker processes against one")
+    overall.update(measure_parallel(run, seed))
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
     run.say("Webhooks: the same with an endpoint registered, and commit to receipt")
@@ -88,6 +94,7 @@ def benchmark_run(
     flush: bool = False,
     keep: bool = False,
     samples: int = 200,
+    live_segments: int = LIVE_SEGMENTS,
     say: Callable[[str], None] = print,
     progress: bool = False,
 ) -> dict:
@@ -102,9 +109,10 @@ def benchmark_run(
             f"point DATABASE_URL at a PostgreSQL database of its own (this one is "
             f"{connection.display_name})"
         )
-    if contacts < 100 or interactions < 0 or samples < 2:
+    if contacts < 100 or interactions < 0 or samples < 2 or live_segments < 10:
         raise BenchmarkError(
-            "--contacts must be at least 100, --interactions at least 0 and --samples at least 2"
+            "--contacts must be at least 100, --interactions at least 0, --samples at least 2 "
+            "and --live-segments at least 10"
         )
     run = Run(say)
     reused = prepare(flush=flush, keep=keep)
@@ -124,7 +132,12 @@ def benchmark_run(
     try:
         with tasks_in_process(True):
             overall = _measure(
-                run, contacts=contacts, interactions=interactions, seed=seed, samples=samples
+                run,
+                contacts=contacts,
+                interactions=interactions,
+                seed=seed,
+                samples=samples,
+                live_segments=live_segments,
             )
     finally:
         Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from devtools.benchmark import BenchmarkError, benchmark_run
+from devtools.benchmark.data import LIVE_SEGMENTS
 from devtools.processes import ProcessFailed
 
 # The per-definition figures shown in the table, by their names in the JSON.
@@ -20,6 +21,8 @@ COLUMNS = [
 
 
 def _cell(key: str, value) -> str:
+    if isinstance(value, dict):  # a curve: its points in order
+        return ", ".join(f"{point}: {_cell(key, y)}" for point, y in value.items())
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.3f}" if key.endswith("_s") else f"{value:,.2f}"
@@ -68,6 +71,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
         parser.add_argument(
+            "--live-segments",
+            type=int,
+            default=LIVE_SEGMENTS,
+            help=f"Live segments during the change-driven figures (default {LIVE_SEGMENTS}).",
+        )
+        parser.add_argument(
             "--json", dest="json_path", metavar="PATH", help="Also write the figures to PATH."
         )
         parser.add_argument(
@@ -82,7 +91,18 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *, contacts, interactions, samples, seed, json_path, keep, flush, verbosity, **options
+        self,
+        *,
+        contacts,
+        interactions,
+        samples,
+        seed,
+        live_segments,
+        json_path,
+        keep,
+        flush,
+        verbosity,
+        **options,
     ):
         say = self.stdout.write if verbosity > 0 else (lambda message: None)
         try:
@@ -90,6 +110,7 @@ class Command(BaseCommand):
                 contacts=contacts,
                 interactions=interactions,
                 samples=samples,
+                live_segments=live_segments,
                 seed=seed,
                 flush=flush,
                 keep=keep,
