@@ -5,9 +5,11 @@ Profile conditions come from ``conditions``; here blocks become predicates on co
 lists), joined left to right, or set operations where that is faster.
 """
 
+import datetime
 import decimal
 import functools
 import json
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
@@ -341,16 +343,34 @@ def compile_definition(definition: dict, clock: Clock, *, scoped: bool = False) 
 
 
 @functools.lru_cache(maxsize=1024)
-def _scoped_sql(definition_json: str, clock: Clock) -> tuple[str, tuple]:
+def _scoped_sql(
+    definition_json: str, zone: str, today: datetime.date
+) -> tuple[str, tuple, datetime.datetime]:
+    """Compiled against a stand-in "now" on ``today``, returned with it (see ``scoped_sql``)."""
+    stand_in = datetime.datetime.combine(today, datetime.time(0, 0, 0, 1), tzinfo=ZoneInfo(zone))
+    clock = Clock(stand_in, ZoneInfo(zone))
     query = compile_definition(json.loads(definition_json), clock, scoped=True).query
     sql, params = query.sql_with_params()
-    return sql, tuple(params)
+    return sql, tuple(params), stand_in
 
 
 def scoped_sql(definition: dict, clock: Clock) -> tuple[str, tuple]:
-    """SQL and parameters (with ``SCOPE``) of a scoped definition, compiled once per clock.
+    """SQL and parameters (with ``SCOPE``) of a scoped definition, compiled once a day.
 
     Change-driven evaluations run many times a second against the same live
-    segments; building the query is most of their cost when it is not cached.
+    segments; building the query is most of their cost when it is not cached. Only
+    the day of "now" shapes a query (relative dates count whole days); "now" itself
+    is a parameter, so the query is compiled against a stand-in moment of the same
+    day (a microsecond past midnight) that is then replaced by the clock's.
     """
-    return _scoped_sql(json.dumps(definition, sort_keys=True), clock)
+    sql, params, stand_in = _scoped_sql(
+        json.dumps(definition, sort_keys=True), clock.zone.key, clock.today
+    )
+    # As a datetime, or as the text some backends (SQLite) adapt it to already.
+    adapt = connection.ops.adapt_datetimefield_value
+    now = {stand_in: clock.now, adapt(stand_in): adapt(clock.now)}
+    return sql, tuple(now.get(param, param) if _hashable(param) else param for param in params)
+
+
+def _hashable(param) -> bool:
+    return isinstance(param, (str, datetime.datetime))

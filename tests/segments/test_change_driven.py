@@ -1,12 +1,16 @@
 """Change-driven evaluation: a few contacts against many live segments at once."""
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
+from interactions.models import Interaction
 from segments import services
-from segments.engine import Clock, compile_definition
+from segments.engine import Clock, compile_definition, scoped_sql
+from segments.engine.materializer import selected
 from segments.models import Evaluation, MembershipChange, Segment
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +158,20 @@ def test_scoped_queries_run_without_jit(make_contact):
         cursor.execute("SHOW jit")
         # Set for the evaluation's transaction (here the test's), not for the session.
         assert cursor.fetchone()[0] == "off"
+
+
+def test_a_scoped_query_compiled_once_a_day_reads_the_moment_it_runs(make_contact):
+    # Compiled once a day, with "now" a parameter: an hour apart on the same day, the
+    # same interaction is first still to come, then within the last day.
+    contact = make_contact()
+    noon = datetime.datetime(2026, 3, 2, 12, tzinfo=datetime.UTC)
+    Interaction.objects.create(contact=contact, type="email_opened", occurred_at=noon)
+    block = {"kind": "behavior", "interaction": "email_opened"}
+    definition = {"version": 2, "blocks": [{**block, "within": {"amount": 1, "unit": "days"}}]}
+
+    def selects(now: datetime.datetime) -> bool:
+        target = scoped_sql(definition, Clock.for_zone("UTC", now))
+        return contact.pk in selected({0: target}, [contact.pk])[0]
+
+    assert not selects(noon - datetime.timedelta(hours=1))
+    assert selects(noon + datetime.timedelta(hours=1))
