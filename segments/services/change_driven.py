@@ -5,6 +5,8 @@ import datetime
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import TextField, Value
+from django.db.models.functions import MD5, Cast, Concat
 from django.utils import timezone
 
 from ..engine import Clock, scoped_sql
@@ -49,7 +51,7 @@ def _change_rounds(change: DataChange | None) -> list[list[tuple[Segment, set[in
     """The live segments a change may move, in rounds: each after the segments it uses."""
     depth: dict[int, int] = {}
     rounds: list[list[tuple[Segment, set[int]]]] = []
-    for segment, uses in live_segments_with_uses():
+    for segment, uses in _live_with_uses():
         upstream = [depth[pk] for pk in uses if pk in depth]
         if not upstream and change is not None and not reads(segment.definition, change):
             continue
@@ -58,6 +60,28 @@ def _change_rounds(change: DataChange | None) -> list[list[tuple[Segment, set[in
             rounds.append([])
         rounds[depth[segment.pk]].append((segment, uses))
     return rounds
+
+
+_live: dict[tuple, list[tuple[Segment, set[int]]]] = {}
+
+
+def _live_with_uses() -> list[tuple[Segment, set[int]]]:
+    """The live segments and the segments each uses, kept while none of them changed.
+
+    Loading hundreds of segments and their definitions for every change cost more
+    than deciding which of them it can move. The key is read each time (the live
+    segments' ids and a digest of what shapes their queries), so a segment taken
+    live, stopped or edited is seen at once.
+    """
+    shape = MD5(
+        Concat(Cast("definition", TextField()), Value("|"), "time_zone", output_field=TextField())
+    )
+    live = Segment.objects.filter(status=Segment.Status.LIVE).exclude(kind=Segment.Kind.STATIC)
+    key = tuple(live.order_by("pk").values_list("pk", shape))
+    if key not in _live:
+        _live.clear()
+        _live[key] = live_segments_with_uses()
+    return _live[key]
 
 
 def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int]:

@@ -175,3 +175,15 @@ def test_a_scoped_query_compiled_once_a_day_reads_the_moment_it_runs(make_contac
 
     assert not selects(noon - datetime.timedelta(hours=1))
     assert selects(noon + datetime.timedelta(hours=1))
+
+
+def test_a_segment_edited_between_two_changes_is_evaluated_as_edited(make_contact):
+    contact = make_contact(city="Boston")
+    segment = live("Chicago", profile("city", "eq", "Chicago"))
+    services.contacts_evaluate(contact_ids=[contact.pk])  # the live segments are kept
+    services.segment_stop(segment=segment)
+    segment.refresh_from_db()
+    services.segment_update(segment=segment, definition=profile("city", "eq", "Boston"))
+    Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.LIVE)  # no evaluation
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert members(segment) == {contact.pk}
