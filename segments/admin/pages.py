@@ -97,15 +97,17 @@ class SegmentPages:
         except ValueError:
             return JsonResponse({"error": "The body must be a JSON object."}, status=400)
         kind = body.get("kind") if body.get("kind") in Segment.Kind.values else "dynamic"
+        query = {
+            "definition": body.get("definition"),
+            "time_zone": str(body.get("time_zone") or "UTC"),
+            "kind": kind,
+        }
         try:
-            count = services.definition_estimate(
-                definition=body.get("definition"),
-                time_zone=str(body.get("time_zone") or "UTC"),
-                kind=kind,
-            )
+            funnel = services.definition_estimate_funnel(**query)
+            sample = services.definition_sample(**query)
         except DefinitionError as exc:
             return JsonResponse({"error": str(exc), "errors": exc.errors}, status=400)
-        return JsonResponse({"count": count})
+        return JsonResponse({**funnel, "sample": sample})
 
     def members_view(self, request, object_id):
         segment = self._members_of(request, object_id)

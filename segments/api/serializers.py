@@ -54,8 +54,15 @@ class DefinitionEstimateSerializer(serializers.Serializer):
     )
 
 
-class CountSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+class EstimateSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Contacts the whole definition selects.")
+    blocks = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=(
+            "Contacts selected after each top-level block, in order: the running result "
+            "of the blocks up to and including that one (empty for a static segment)."
+        ),
+    )
 
 
 class ChangedSerializer(serializers.Serializer):

@@ -26,8 +26,8 @@ from .serializers import (
     ChangedSerializer,
     ChangeSerializer,
     ChangesQuerySerializer,
-    CountSerializer,
     DefinitionEstimateSerializer,
+    EstimateSerializer,
     ExplainQuerySerializer,
     ExplainSerializer,
     MemberSerializer,
@@ -130,18 +130,18 @@ class SegmentViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: CountSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
+        responses={200: EstimateSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
     )
     @action(detail=True, methods=["post"], permission_classes=MEMBER_DATA)
     def estimate(self, request, pk=None):
         """How many contacts the saved definition selects right now."""
         with service_errors():
-            return Response({"count": services.segment_estimate(segment=self.get_object())})
+            return Response(services.segment_estimate_funnel(segment=self.get_object()))
 
     @extend_schema(
         operation_id="segments_estimate_definition",
         request=DefinitionEstimateSerializer,
-        responses={200: CountSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
+        responses={200: EstimateSerializer, 400: OpenApiTypes.OBJECT, 403: NO_CONTACT_VIEW},
     )
     @action(detail=False, methods=["post"], url_path="estimate", permission_classes=MEMBER_DATA)
     def estimate_definition(self, request):
@@ -149,8 +149,8 @@ class SegmentViewSet(viewsets.ModelViewSet):
         query = DefinitionEstimateSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         with service_errors():
-            count = services.definition_estimate(**query.validated_data)
-        return Response({"count": count})
+            funnel = services.definition_estimate_funnel(**query.validated_data)
+        return Response(funnel)
 
     @extend_schema(
         request=ToListSerializer,

@@ -22,7 +22,14 @@ or the tasks.
 from ..engine import DefinitionError
 from .change_driven import contacts_evaluate
 from .change_queue import changes_drain, changes_drain_stale, changes_enqueue
-from .definitions import definition_estimate, definition_validate, segment_estimate
+from .definitions import (
+    definition_estimate,
+    definition_estimate_funnel,
+    definition_sample,
+    definition_validate,
+    segment_estimate,
+    segment_estimate_funnel,
+)
 from .erasure import contact_deletion_prepare
 from .errors import SegmentError, SegmentInUse, SegmentLocked, SegmentNotLive
 from .evaluation import live_segments_in_dependency_order, segment_evaluate, segments_refresh_due
@@ -56,6 +63,8 @@ __all__ = [
     "changes_enqueue",
     "contacts_evaluate",
     "definition_estimate",
+    "definition_estimate_funnel",
+    "definition_sample",
     "definition_validate",
     "live_segments_in_dependency_order",
     "segment_changes",
@@ -63,6 +72,7 @@ __all__ = [
     "segment_create",
     "segment_delete",
     "segment_estimate",
+    "segment_estimate_funnel",
     "segment_evaluate",
     "segment_explain",
     "segment_go_live",

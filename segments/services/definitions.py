@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from contacts.models import Contact
 from marketing_lists.models import MarketingList
 
 from ..engine import (
@@ -83,10 +84,53 @@ def definition_estimate(*, definition: Any, time_zone: str = "UTC", kind: str = 
     return compile_definition(definition, clock_for(time_zone)).count()
 
 
+SAMPLE_SIZE = 10
+
+
+def definition_estimate_funnel(
+    *, definition: Any, time_zone: str = "UTC", kind: str = "dynamic"
+) -> dict[str, Any]:
+    """Exact counts after each top-level block (the running result so far), and the total.
+
+    Block ``i`` counts the definition cut after it: blocks combine left to right, so
+    that is the result a reader of the designer sees having read down to that block.
+    """
+    definition_validate(definition=definition, kind=kind)
+    clock = clock_for(time_zone)
+    blocks = definition["blocks"]
+    counts = [
+        compile_definition({**definition, "blocks": blocks[: i + 1]}, clock).count()
+        for i in range(len(blocks))
+    ]
+    return {"count": counts[-1] if counts else 0, "blocks": counts}
+
+
+def definition_sample(
+    *, definition: Any, time_zone: str = "UTC", kind: str = "dynamic"
+) -> list[dict[str, Any]]:
+    """The first contacts (by id) a definition selects: who it is, before it goes live."""
+    definition_validate(definition=definition, kind=kind)
+    ids = compile_definition(definition, clock_for(time_zone))
+    contacts = Contact.objects.filter(pk__in=ids).order_by("pk")[:SAMPLE_SIZE]
+    return [
+        {"id": contact.pk, "email": contact.email, "name": contact.full_name}
+        for contact in contacts.only("pk", "email", "first_name", "last_name")
+    ]
+
+
 def segment_estimate(*, segment: Segment) -> int:
     if segment.kind == Segment.Kind.STATIC:
         return segment.memberships.count()
     return definition_estimate(
+        definition=segment.definition, time_zone=segment.time_zone, kind=segment.kind
+    )
+
+
+def segment_estimate_funnel(*, segment: Segment) -> dict[str, Any]:
+    """A saved segment's funnel; a static segment has no blocks, only its members."""
+    if segment.kind == Segment.Kind.STATIC:
+        return {"count": segment.memberships.count(), "blocks": []}
+    return definition_estimate_funnel(
         definition=segment.definition, time_zone=segment.time_zone, kind=segment.kind
     )
 

@@ -157,9 +157,9 @@ def test_estimates_saved_and_unsaved(http, chicagoans):
         URL, {"name": "C", "kind": "dynamic", "definition": profile(where_city("chicago"))}
     ).json()
     saved = http.post(f"{URL}{segment['id']}/estimate/")
-    assert saved.status == 200 and saved.json() == {"count": 2}
+    assert saved.status == 200 and saved.json() == {"count": 2, "blocks": [2]}
     unsaved = http.post(f"{URL}estimate/", {"definition": profile(where_city("Boston"))})
-    assert unsaved.status == 200 and unsaved.json() == {"count": 1}
+    assert unsaved.status == 200 and unsaved.json() == {"count": 1, "blocks": [1]}
     invalid = http.post(
         f"{URL}estimate/", {"definition": profile({"field": "nope", "op": "eq", "value": 1})}
     )

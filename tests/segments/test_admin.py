@@ -322,7 +322,7 @@ def estimate(client, body, **kwargs):
 
 def test_estimate_counts_an_unsaved_definition(admin_client, chicagoans):
     response = estimate(admin_client, {"definition": CHICAGO, "time_zone": "UTC"})
-    assert response.json() == {"count": 3}
+    assert response.json()["count"] == 3
 
 
 def test_estimate_returns_errors_with_paths(admin_client):
