@@ -537,7 +537,7 @@ def test_with_view_contact_the_members_are_shown(staff_client, live, chicagoans)
     client = staff_client("view_segment", "view_contact")
     assert chicagoans[0].email in client.get(change_url(live)).content.decode()
     assert client.get(members_url(live)).status_code == 200
-    assert estimate(client, {"definition": CHICAGO}).json() == {"count": 3}
+    assert estimate(client, {"definition": CHICAGO}).json()["count"] == 3
 
 
 def test_the_contact_page_names_segments_to_those_who_may_view_them(staff_client, live, chicagoans):
