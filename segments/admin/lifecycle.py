@@ -16,13 +16,17 @@ from marketing_lists.models import ConsentEvent, MarketingList
 from .. import services
 from ..engine import DefinitionError
 from ..models import Segment
+from .confirmations import LifecycleConfirmations
 
 GO_LIVE = "segments.go_live"
 TO_LIST = ("contacts.view_contact", "marketing_lists.change_marketinglist")
 
 
-class LifecycleActions:
-    """Buttons on the change page and actions on the list (with DjangoObjectActions)."""
+class LifecycleActions(LifecycleConfirmations):
+    """Buttons on the change page and actions on the list (with DjangoObjectActions).
+
+    Go live and Stop are links to a confirmation page (GET) whose form does it (POST).
+    """
 
     # --- lifecycle buttons on the change page ------------------------------------------
 
@@ -62,29 +66,30 @@ class LifecycleActions:
     @action(
         label="Go live",
         description="Validate and lock the definition, then evaluate the members",
-        methods=["POST"],
-        button_type="form",
+        methods=["GET", "POST"],
+        button_type="a",
     )
     def go_live(self, request, segment):
         if not self.has_go_live_permission(request):
             raise PermissionDenied
-        self._call(
-            request,
-            services.segment_go_live,
-            segment,
-            "'{segment}' is live with {segment.member_count} member(s).",
-        )
+        if request.method == "GET":
+            return self.confirm_go_live(request, segment)
+        self._call(request, services.segment_go_live, segment, went_live(segment))
+        return None
 
     @action(
         label="Stop",
         description="Return the segment to draft so its definition can change",
-        methods=["POST"],
-        button_type="form",
+        methods=["GET", "POST"],
+        button_type="a",
     )
     def stop(self, request, segment):
         if not self.has_go_live_permission(request):
             raise PermissionDenied
-        self._call(request, services.segment_stop, segment, "'{segment}' is a draft again.")
+        if request.method == "GET":
+            return self.confirm_stop(request, segment)
+        self._call(request, services.segment_stop, segment, STOPPED)
+        return None
 
     @action(
         label="Refresh",
@@ -116,22 +121,21 @@ class LifecycleActions:
 
     # --- bulk actions on the changelist -------------------------------------------------
 
-    def _call_each(self, request, queryset, service: Callable, done: str) -> None:
-        for segment in queryset:
-            self._call(request, service, segment, done)
-
     @admin.action(description="Go live with the selected segments", permissions=["go_live"])
     def go_live_selected(self, request, queryset):
-        self._call_each(
-            request,
-            queryset,
-            services.segment_go_live,
-            "'{segment}' is live with {segment.member_count} member(s).",
-        )
+        if "_confirm" not in request.POST:
+            return self.confirm_go_live_selected(request, queryset)
+        for segment in queryset:
+            self._call(request, services.segment_go_live, segment, went_live(segment))
+        return None
 
     @admin.action(description="Stop the selected segments", permissions=["go_live"])
     def stop_selected(self, request, queryset):
-        self._call_each(request, queryset, services.segment_stop, "'{segment}' is a draft again.")
+        if "_confirm" not in request.POST:
+            return self.confirm_stop_selected(request, queryset)
+        for segment in queryset:
+            self._call(request, services.segment_stop, segment, STOPPED)
+        return None
 
     # --- copy to a static marketing list -------------------------------------------------
 
@@ -169,6 +173,16 @@ class LifecycleActions:
             done = f"'{segment}': {added} member(s) added to '{marketing_list}'."
             messages.success(request, done)
         return None
+
+
+STOPPED = "'{segment}' is a draft again."
+
+
+def went_live(segment: Segment) -> str:
+    """A static segment keeps its members; the others are evaluated after going live."""
+    if segment.kind == Segment.Kind.STATIC:
+        return "'{segment}' is live with {segment.member_count} member(s)."
+    return "'{segment}' is live: evaluation queued."
 
 
 class ToListForm(forms.Form):

@@ -111,9 +111,11 @@ def test_build_estimate_go_live_and_stop_a_dynamic_segment(
         ],
     }
 
-    page.click("[data-tool-name=go_live] button")
+    page.click("[data-tool-name=go_live] a")
+    assert "about 2 contacts match it now" in page.locator(".segment-consequence").inner_text()
+    page.click("input[value='Yes, go live']")
     page.wait_for_selector(
-        ".messagelist .success:text(\"'Engaged Chicagoans' is live with 2 member(s).\")"
+        ".messagelist .success:text(\"'Engaged Chicagoans' is live: evaluation queued.\")"
     )
     members = page.locator("#segment-members tbody tr")
     assert sorted(members.all_inner_texts())[0].startswith("ada@example.com")
@@ -136,7 +138,9 @@ def test_build_estimate_go_live_and_stop_a_dynamic_segment(
     assert page.locator(".segment-evaluations tbody tr").count() == 3
     page.locator("#segment-insights").screenshot(path=str(screenshots / "segment-insights.png"))
 
-    page.click("[data-tool-name=stop] button")
+    page.click("[data-tool-name=stop] a")
+    assert "409 Conflict" in page.locator(".segment-consequence").inner_text()
+    page.click("input[value='Yes, stop']")
     page.wait_for_selector(".messagelist .success:text(\"'Engaged Chicagoans' is a draft again.\")")
     assert page.locator("[data-tool-name=go_live]").count() == 1
     assert page.locator(".segment-designer").count() == 1
@@ -163,9 +167,14 @@ def test_stop_is_refused_while_a_live_compound_uses_the_segment(
     services.segment_go_live(segment=combined)
     log_in(page, live_server, "marketer")
     page.goto(f"{live_server.url}/admin/segments/segment/{chicago.pk}/change/")
-    page.click("[data-tool-name=stop] button")
-    error = page.locator(".messagelist .error")
-    assert error.inner_text() == "Cannot stop 'Chicago': live segment(s) 'Chicago combined' use it"
+    page.click("[data-tool-name=stop] a")
+    refusal = page.locator(".errornote")
+    assert refusal.inner_text() == (
+        "It cannot stop: the live segment Chicago combined uses it. Stop it first."
+    )
+    assert page.locator("input[value='Yes, stop']").count() == 0
+    page.get_by_role("link", name="No, take me back").click()
+    page.wait_for_selector("#segment-related")
     assert (
         page.locator("#segment-related").get_by_role("link", name="Chicago combined").count() == 1
     )
@@ -464,7 +473,8 @@ def test_build_a_grouped_definition_with_an_aggregate_and_ask_why(
     }
 
     # Live: the readable definition nests the group; the members page asks why.
-    page.click("[data-tool-name=go_live] button")
+    page.click("[data-tool-name=go_live] a")
+    page.click("input[value='Yes, go live']")
     page.wait_for_selector(".messagelist .success")
     readable = page.locator(".field-definition_readable").inner_text()
     assert "contacts in this group:" in readable

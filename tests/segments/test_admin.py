@@ -93,19 +93,33 @@ def test_bulk_go_live_and_stop_report_per_segment(admin_client, live, make_conta
     )
     services.segment_go_live(segment=compound)
     url = reverse("admin:segments_segment_changelist")
-    response = admin_client.post(
-        url, {"action": "go_live_selected", "_selected_action": [draft.pk, live.pk]}, follow=True
-    )
-    assert "'Boston' is live with 3 member(s)." in messages_of(response)
+    chosen = {"_selected_action": [draft.pk, live.pk], "_confirm": "yes"}
+    response = admin_client.post(url, {"action": "go_live_selected", **chosen}, follow=True)
+    assert "'Boston' is live: evaluation queued." in messages_of(response)
     assert "'Chicago' is already live" in messages_of(response)
-    response = admin_client.post(
-        url, {"action": "stop_selected", "_selected_action": [draft.pk, live.pk]}, follow=True
-    )
+    response = admin_client.post(url, {"action": "stop_selected", **chosen}, follow=True)
     assert "'Boston' is a draft again." in messages_of(response)
     refusal = "cannot stop 'Chicago': live segment(s) 'Combined' use it"
     assert refusal in messages_of(response)
     live.refresh_from_db()
     assert live.is_live
+
+
+def test_bulk_go_live_and_stop_ask_first(admin_client, live, chicagoans):
+    draft = services.segment_create(name="Boston", definition=CHICAGO)
+    url = reverse("admin:segments_segment_changelist")
+    page = admin_client.post(
+        url, {"action": "go_live_selected", "_selected_action": [draft.pk]}
+    ).content.decode()
+    assert "about <strong>3 contacts</strong> match it now" in page
+    assert 'name="action" value="go_live_selected"' in page
+    page = admin_client.post(
+        url, {"action": "stop_selected", "_selected_action": [live.pk]}
+    ).content.decode()
+    assert "409 Conflict" in page
+    draft.refresh_from_db()
+    live.refresh_from_db()
+    assert not draft.is_live and live.is_live
 
 
 def test_bulk_lifecycle_actions_need_the_go_live_permission(staff_client, draft):
@@ -267,7 +281,7 @@ def test_go_live_button_evaluates_and_reports(admin_client, draft, chicagoans):
     page = admin_client.get(change_url(draft)).content.decode()
     assert 'data-tool-name="go_live"' in page and 'data-tool-name="stop"' not in page
     response = admin_client.post(action_url(draft, "go_live"), follow=True)
-    assert "'Chicago' is live with 3 member(s)." in messages_of(response)
+    assert "'Chicago' is live: evaluation queued." in messages_of(response)
     draft.refresh_from_db()
     assert draft.is_live and draft.member_count == 3
     assert 'data-tool-name="stop"' in response.content.decode()
@@ -297,8 +311,53 @@ def test_lifecycle_needs_the_go_live_permission(staff_client, draft):
     assert not draft.is_live
 
 
-def test_lifecycle_buttons_refuse_get(admin_client, draft):
-    assert admin_client.get(action_url(draft, "go_live")).status_code == 405
+def test_go_live_asks_first_with_the_estimated_size_and_the_segments_it_uses(
+    admin_client, draft, chicagoans
+):
+    page = admin_client.get(action_url(draft, "go_live")).content.decode()
+    assert "about <strong>3 contacts</strong> match it now" in page
+    assert 'value="Yes, go live"' in page
+    draft.refresh_from_db()
+    assert not draft.is_live  # the page only asks
+
+
+def compound_of(segment: Segment) -> Segment:
+    return services.segment_create(
+        name="Combined",
+        kind="compound",
+        definition={"version": 1, "blocks": [{"kind": "segment", "segment": segment.pk}]},
+    )
+
+
+def test_go_live_of_a_compound_names_the_live_segments_it_uses(admin_client, live):
+    combined = compound_of(live)
+    page = admin_client.get(action_url(combined, "go_live")).content.decode()
+    assert "It uses the live segment" in page and ">Chicago</a>" in page
+
+
+def test_stop_asks_first_and_says_what_stops(admin_client, live):
+    page = admin_client.get(action_url(live, "stop")).content.decode()
+    assert "will no longer be kept up to date" in page and "409 Conflict" in page
+    assert 'value="Yes, stop"' in page
+
+
+def test_stop_of_a_used_segment_is_refused_on_the_confirmation(admin_client, live):
+    services.segment_go_live(segment=compound_of(live))
+    page = admin_client.get(action_url(live, "stop")).content.decode()
+    assert "It cannot stop" in page and ">Combined</a>" in page
+    assert 'value="Yes, stop"' not in page
+
+
+def test_status_answers_the_evaluation_state_and_size(admin_client, live):
+    Segment.objects.filter(pk=live.pk).update(evaluation_state="running")
+    url = reverse("admin:segments_segment_status", args=[live.pk])
+    page = admin_client.get(change_url(live)).content.decode()
+    assert 'id="segment-progress"' in page and "Evaluation running" in page
+    assert admin_client.get(url).json()["state"] == "running"
+    Segment.objects.filter(pk=live.pk).update(evaluation_state="idle")
+    status = admin_client.get(url).json()
+    assert status["state"] == "idle" and status["member_count"] == live.member_count
+    assert 'id="segment-progress"' not in admin_client.get(change_url(live)).content.decode()
 
 
 def test_refresh_reevaluates(admin_client, live, make_contact):
