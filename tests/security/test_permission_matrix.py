@@ -232,7 +232,7 @@ def admin_request(action: str, w: dict) -> tuple[str, str, dict | None, bool]:
         "segment_go_live_selected": (
             "post",
             segments,
-            {"action": "go_live_selected", "_selected_action": [w["draft"].pk]},
+            {"action": "go_live_selected", "_selected_action": [w["draft"].pk], "_confirm": "yes"},
             True,
         ),
         "contact_change_page": (
