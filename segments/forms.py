@@ -74,6 +74,12 @@ class DesignerWidget(forms.Textarea):
                 "estimateUrl": (
                     reverse("admin:segments_segment_estimate") if self.with_estimate else ""
                 ),
+                # The estimate's sample links to each contact: "__id__" stands for its id.
+                "contactUrl": (
+                    reverse("admin:contacts_contact_change", args=["__id__"])
+                    if self.with_estimate
+                    else ""
+                ),
             },
         }
         return render_to_string("admin/segments/widgets/designer.html", context)

@@ -66,6 +66,10 @@
     return Object.entries(labels).map(([value, label]) => ({value, label}));
   };
 
+  SD.contacts = function contacts(count) {
+    return `${count.toLocaleString()} contact${count === 1 ? "" : "s"}`;
+  };
+
   SD.isObject = function isObject(value) {
     return value !== null && typeof value === "object" && !Array.isArray(value);
   };

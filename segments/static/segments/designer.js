@@ -67,6 +67,7 @@
 
     commit(structural) {
       this.write();
+      this.forgetEstimate();
       if (structural) {
         this.errors = [];
         this.render();
@@ -95,9 +96,10 @@
       }
       this.topErrors = el("div", {class: "sd-top-errors"});
       this.editor = el("div", {class: "sd-editor"});
+      this.sampleBox = el("div", {class: "sd-sample", hidden: true});
       this.jsonStatus = el("p", {class: "help sd-json-status"});
       this.jsonBox.append(this.jsonStatus);
-      this.container.prepend(this.toolbar, this.topErrors, this.editor);
+      this.container.prepend(this.toolbar, this.sampleBox, this.topErrors, this.editor);
       this.textarea.addEventListener("input", () => this.fromJson());
       if (this.kindSelect) this.kindSelect.addEventListener("change", () => this.kindChanged());
     }
@@ -137,12 +139,16 @@
       this.jsonStatus.textContent = "";
       this.state = parsed;
       this.errors = [];
+      this.forgetEstimate();
       this.render();
     }
 
     kindChanged() {
       const row = this.container.closest(".form-row");
       if (row) row.hidden = this.kind() === "static";
+      if (this.kind() === "compound" && this.config.mode === "definition") this.keepCompoundBlocks();
+      this.forgetEstimate();
+      this.errors = [];
       this.render();
     }
 
@@ -172,14 +178,71 @@
       }
       const data = await response.json().catch(() => ({}));
       if (response.ok) {
-        const count = data.count;
-        this.estimateResult.textContent = `${count.toLocaleString()} contact${count === 1 ? "" : "s"}`;
+        this.estimateResult.textContent = `Total: ${SD.contacts(data.count)}`;
+        this.funnel = data.blocks || null;
+        this.showFunnel();
+        this.showSample(data.sample || [], data.count);
         this.errors = [];
       } else {
+        this.forgetEstimate();
         this.estimateResult.textContent = data.errors ? "Fix the errors shown to get an estimate." : data.error || "The estimate failed.";
         this.errors = data.errors || [];
       }
       this.showErrors();
+    }
+
+    // --- the estimate's answer: a funnel beside the blocks, and a sample of who -------
+
+    // Counts and sample describe the definition as it was counted: any edit drops them.
+    forgetEstimate() {
+      this.funnel = null;
+      if (this.estimateResult) this.estimateResult.textContent = "";
+      if (this.sampleBox) this.sampleBox.hidden = true;
+      this.showFunnel();
+    }
+
+    showFunnel() {
+      this.editor.querySelectorAll(".sd-block-count").forEach((node) => node.remove());
+      (this.funnel || []).forEach((count, index) => {
+        const header = this.editor.querySelector(`[data-path="blocks[${index}]"] > .sd-block-header`);
+        if (!header) return;
+        header.querySelector(".sd-spacer").before(el("output", {
+          class: "sd-block-count",
+          title: index ? `Contacts selected by blocks 1 to ${index + 1}` : "Contacts selected by block 1",
+        }, `→ ${SD.contacts(count)}`));
+      });
+    }
+
+    showSample(sample, count) {
+      const url = this.config.contactUrl;
+      const items = sample.map((contact) => el("li", {},
+        url ? el("a", {href: url.replace("__id__", contact.id)}, contact.email) : contact.email,
+        contact.name ? ` — ${contact.name}` : ""));
+      const heading = count > sample.length
+        ? `The first ${sample.length} of ${SD.contacts(count)}:`
+        : `${sample.length === 1 ? "The only one" : `All ${sample.length} of them`}:`;
+      this.sampleBox.replaceChildren(
+        el("h3", {}, sample.length ? heading : "No contact matches this definition yet."),
+        sample.length ? el("ul", {class: "sd-sample-list"}, ...items) : null,
+      );
+      this.sampleBox.hidden = false;
+    }
+
+    // A compound segment combines segments and lists: profile and behavior blocks go,
+    // at any depth; an empty list gets a fresh block of what it allows.
+    keepCompoundBlocks() {
+      const keep = (blocks) => {
+        const kept = blocks.filter((block) => isObject(block) && ["segment", "list", "group"].includes(block.kind));
+        kept.forEach((block) => {
+          if (block.kind === "group") block.blocks = keep(Array.isArray(block.blocks) ? block.blocks : []);
+        });
+        if (!kept.length) kept.push(this.newBlock("segment"));
+        this.normalizeJoins(kept);
+        return kept;
+      };
+      if (this.unrenderable()) return;
+      this.state.blocks = keep(this.state.blocks);
+      this.write();
     }
 
     // --- rendering ---------------------------------------------------------------
@@ -200,6 +263,7 @@
       } else {
         this.editor.append(this.blockList(this.state.blocks, ["blocks"], 0, ""));
       }
+      this.showFunnel();
       this.showErrors();
     }
 

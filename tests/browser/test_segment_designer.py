@@ -1,0 +1,74 @@
+"""The designer answers "who?": counts after each block, a sample, and blocks a kind allows."""
+
+import json
+
+import pytest
+
+from . import test_segment_admin as admin_tests
+from .test_segment_admin import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+marketer = admin_tests.marketer
+audience = admin_tests.audience  # Chicago: ada, bob, cy, eve; clicked twice lately: ada, bob
+
+ENGAGED_CHICAGOANS = {
+    "version": 1,
+    "blocks": [
+        {"kind": "profile", "where": {"field": "city", "op": "eq", "value": "Chicago"}},
+        {
+            "join": "and_also",
+            "kind": "behavior",
+            "interaction": "email_clicked",
+            "count": {"op": "gte", "value": 2},
+            "within": {"amount": 30, "unit": "days"},
+        },
+    ],
+}
+
+
+def design_engaged_chicagoans(page):
+    """Typed as JSON behind "Show JSON": the designer redraws the blocks from it."""
+    page.get_by_role("button", name="Show JSON").click()
+    page.fill("#id_definition", json.dumps(ENGAGED_CHICAGOANS))
+    page.wait_for_selector(".sd-blocks > .sd-block:nth-child(2) .sd-interaction")
+
+
+def test_estimate_shows_the_count_after_each_block_and_who_matches(
+    live_server, page, marketer, audience
+):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    design_engaged_chicagoans(page)
+    page.get_by_role("button", name="Get estimated size").click()
+    page.wait_for_selector(".sd-estimate-result:text('Total: 2 contacts')")
+
+    assert page.locator(".sd-blocks > .sd-block").count() == 2
+    counts = page.locator(".sd-blocks > .sd-block > .sd-block-header .sd-block-count")
+    assert counts.all_inner_texts() == ["→ 4 contacts", "→ 2 contacts"]
+    sample = page.locator(".sd-sample")
+    assert "All 2 of them" in sample.inner_text()
+    links = sample.locator("a")
+    assert links.all_inner_texts() == ["ada@example.com", "bob@example.com"]
+    ada_url = f"/admin/contacts/contact/{audience['ada'].pk}/change/"
+    assert links.first.get_attribute("href") == ada_url
+
+    # An edit makes the counts stale: they go until the next estimate.
+    page.locator(".sd-block").nth(1).locator(".sd-count-value").fill("3")
+    assert page.locator(".sd-estimate-result").inner_text() == ""
+    assert page.locator(".sd-block-count").count() == 0
+    assert page.locator(".sd-sample").is_hidden()
+
+
+def test_switching_to_compound_keeps_only_blocks_a_compound_segment_allows(
+    live_server, page, marketer, audience
+):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    design_engaged_chicagoans(page)
+    page.select_option("#id_kind", "compound")
+
+    kinds = page.locator(".sd-blocks > .sd-block > .sd-block-header .sd-kind")
+    assert [kinds.nth(i).input_value() for i in range(kinds.count())] == ["segment"]
+    definition = page.locator("#id_definition").input_value()
+    assert '"profile"' not in definition and '"behavior"' not in definition
