@@ -67,6 +67,8 @@ class DesignerWidget(forms.Textarea):
                 # custom types carrying them.
                 "numericProperties": numeric,
                 "customTypes": _custom_types(numeric),
+                # Suggestions for values: the usual values of low-cardinality fields.
+                "valueSuggestions": selectors.value_suggestions(),
                 "segments": _live_segments(exclude=self.exclude_segment),
                 "lists": list(MarketingList.objects.values("id", "name")),
                 "templates": _templates() if self.with_templates else [],

@@ -72,3 +72,17 @@ def test_switching_to_compound_keeps_only_blocks_a_compound_segment_allows(
     assert [kinds.nth(i).input_value() for i in range(kinds.count())] == ["segment"]
     definition = page.locator("#id_definition").input_value()
     assert '"profile"' not in definition and '"behavior"' not in definition
+
+
+def test_text_fields_suggest_the_values_in_the_data(live_server, page, marketer, audience):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    leaf = page.locator(".sd-block").nth(0)
+    leaf.locator(".sd-field").select_option("city")
+    leaf.locator(".sd-op").select_option("eq")
+    value = leaf.locator(".sd-value")
+    suggestions = page.locator(f"datalist#{value.get_attribute('list')} option")
+    # Chicago is the city of four contacts, Boston of one: the usual value comes first.
+    assert [suggestions.nth(i).get_attribute("value") for i in range(2)] == ["Chicago", "Boston"]
+    leaf.locator(".sd-field").select_option("lead_score")
+    assert leaf.locator(".sd-value").get_attribute("list") is None

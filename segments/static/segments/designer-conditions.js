@@ -7,6 +7,7 @@
   "use strict";
   const SD = window.SegmentDesigner;
   const {el, button, select, isObject, pathString, getAt, setAt, NUMERIC, DATES} = SD;
+  let valueLists = 0;  // numbers the datalists of value suggestions, for unique ids
 
   SD.ConditionEditing = class ConditionEditing {
 
@@ -225,14 +226,24 @@
           },
         })];
       }
-      return [el("input", {
+      const suggested = this.valueSuggestions(leaf.field);
+      const listId = suggested.length ? `sd-values-${++valueLists}` : null;
+      const input = el("input", {
         type: this.inputType(type), step: NUMERIC.includes(type) ? "any" : null, class: "sd-value", "aria-label": "Value",
-        value: leaf.value ?? "",
+        value: leaf.value ?? "", list: listId,
         oninput: (event) => {
           leaf.value = this.convert(event.target.value, type);
           changed();
         },
-      })];
+      });
+      if (!listId) return [input];
+      return [input, el("datalist", {id: listId}, ...suggested.map((value) => el("option", {value})))];
+    }
+
+    // The usual values of the field in the data, or its choices (see selectors.py).
+    valueSuggestions(field) {
+      const suggestions = this.config.valueSuggestions || {};
+      return Object.prototype.hasOwnProperty.call(suggestions, field) ? suggestions[field] : [];
     }
 
     rangeInputs(range, type, changed) {
