@@ -12,6 +12,7 @@ import json
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,6 +28,7 @@ from . import sections
 from .display import explain_rows
 
 CONTACTS_PICKED = 20  # contacts the "Why?" page lists for an email search
+CANDIDATES_PER_PAGE = 50  # contacts add or remove by query lists with checkboxes
 
 
 class _Echo:
@@ -189,7 +191,8 @@ class SegmentPages:
         return TemplateResponse(request, "admin/segments/segment/why.html", context, status=status)
 
     def by_query_view(self, request, object_id, action):
-        """Add or remove static members by a profile condition: preview the count, then confirm."""
+        """Add or remove static members by a profile condition: the preview counts and lists
+        the contacts (paged), then all of them or the picked ones are changed."""
         if action not in ("add", "remove"):
             raise Http404("Unknown action.")
         segment = self._members_of(request, object_id, change=True)
@@ -197,15 +200,17 @@ class SegmentPages:
             messages.error(request, f"'{segment}' is not a static segment.")
             return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
         form = ConditionForm(request.POST or None, segment=segment, action=action)
-        if request.method == "POST" and form.is_valid() and "_confirm" in request.POST:
+        confirming = {"_confirm", "_confirm_selected"} & set(request.POST)
+        if request.method == "POST" and form.is_valid() and confirming:
             where = form.previewed_where()
-            if where is not None:
-                return self._change_by_query(request, segment, action, where)
-            messages.warning(
-                request,
-                "The condition is not the one previewed, so nothing was changed. "
-                "Check the preview of this condition, then confirm again.",
-            )
+            if where is None:
+                messages.warning(
+                    request,
+                    "The condition is not the one previewed, so nothing was changed. "
+                    "Check the preview of this condition, then confirm again.",
+                )
+            elif done := self._change_by_query(request, segment, action, where):
+                return done
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -218,11 +223,24 @@ class SegmentPages:
         }
         if context["preview"] is not None:
             context["signed_preview"] = form.signed_preview()
+            candidates = services.static_segment_candidates(
+                segment=segment, where=form.cleaned_data["where"], action=action
+            )
+            page = Paginator(candidates, CANDIDATES_PER_PAGE).get_page(request.POST.get("_page"))
+            context["candidates"] = page
         return TemplateResponse(request, "admin/segments/segment/by_query.html", context)
 
     def _change_by_query(self, request, segment: Segment, action: str, where: dict):
+        """Acts on the previewed condition: all it matches, or the picked ones among them."""
         service = services.static_segment_add if action == "add" else services.static_segment_remove
-        changed = service(segment=segment, where=where)
+        picked = None
+        if "_confirm_selected" in request.POST:
+            picked = [_int_or_none(value) for value in request.POST.getlist("selected")]
+            picked = [pk for pk in picked if pk is not None]
+            if not picked:
+                messages.warning(request, "Nothing was changed: select contacts in the list first.")
+                return None
+        changed = service(segment=segment, where=where, contact_ids=picked)
         verb = "Added" if action == "add" else "Removed"
         messages.success(request, f"{verb} {changed} contact(s): '{segment}' has been updated.")
         return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))

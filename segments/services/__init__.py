@@ -46,7 +46,12 @@ from .lifecycle import (
     segment_update,
 )
 from .members import segment_changes, segment_members
-from .static import static_segment_add, static_segment_preview, static_segment_remove
+from .static import (
+    static_segment_add,
+    static_segment_candidates,
+    static_segment_preview,
+    static_segment_remove,
+)
 from .to_list import segment_copy_to_list
 
 __all__ = [
@@ -83,6 +88,7 @@ __all__ = [
     "segment_update",
     "segments_refresh_due",
     "static_segment_add",
+    "static_segment_candidates",
     "static_segment_preview",
     "static_segment_remove",
 ]

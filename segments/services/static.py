@@ -20,15 +20,23 @@ from .evaluation import refresh_dependents
 def _static_contacts(
     contact_ids: Iterable[int] | None, where: dict | None, time_zone: str
 ) -> QuerySet:
-    if (contact_ids is None) == (where is None):
-        raise SegmentError("give either contact ids or a condition")
-    if where is not None:
-        _validate_where(where)
-        return contacts_matching(condition_q(where, clock_for(time_zone)))
+    if contact_ids is None and where is None:
+        raise SegmentError("give contact ids, a condition, or both")
+    ids = None if contact_ids is None else _whole_numbers(contact_ids)
+    if where is None:
+        return Contact.objects.filter(pk__in=ids).order_by().values_list("id", flat=True)
+    _validate_where(where)
+    matching = contacts_matching(condition_q(where, clock_for(time_zone)))
+    # Both: only those of the picked contacts the condition matches, so that picking
+    # never reaches past the condition that was previewed.
+    return matching if ids is None else matching.filter(pk__in=ids)
+
+
+def _whole_numbers(contact_ids: Iterable[int]) -> list[int]:
     ids = list(contact_ids)
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
         raise SegmentError("contact ids must be whole numbers")
-    return Contact.objects.filter(pk__in=ids).order_by().values_list("id", flat=True)
+    return ids
 
 
 def _validate_where(where: dict) -> None:
@@ -71,7 +79,10 @@ def _static_change(segment: Segment, contacts: QuerySet, change) -> int:
 def static_segment_add(
     *, segment: Segment, contact_ids: Iterable[int] | None = None, where: dict | None = None
 ) -> int:
-    """Add contacts by id or by a profile condition; returns how many were not yet members."""
+    """Add contacts by id, by a profile condition, or those of the ids the condition matches.
+
+    Returns how many were not yet members.
+    """
     contacts = _static_contacts(contact_ids, where, segment.time_zone)
     return _static_change(segment, contacts, add_members)
 
@@ -83,14 +94,22 @@ def static_segment_remove(
     return _static_change(segment, contacts, remove_members)
 
 
-def static_segment_preview(*, segment: Segment, where: dict, action: str) -> int:
-    """How many contacts ``static_segment_add``/``remove`` with this condition would change."""
+def static_segment_candidates(*, segment: Segment, where: dict, action: str) -> QuerySet:
+    """The contacts ``static_segment_add``/``remove`` with this condition would change.
+
+    For adding, those not yet members; for removing, the members. Ordered by id.
+    """
     if segment.kind != Segment.Kind.STATIC:
         raise SegmentError(f"'{segment.name}' is not a static segment")
-    contacts = _static_contacts(None, where, segment.time_zone)
+    contacts = Contact.objects.filter(pk__in=_static_contacts(None, where, segment.time_zone))
     members = segment.memberships.values("contact_id")
     if action == "add":
-        return Contact.objects.filter(pk__in=contacts).exclude(pk__in=members).count()
+        return contacts.exclude(pk__in=members).order_by("pk")
     if action == "remove":
-        return Contact.objects.filter(pk__in=contacts).filter(pk__in=members).count()
+        return contacts.filter(pk__in=members).order_by("pk")
     raise SegmentError("action must be 'add' or 'remove'")
+
+
+def static_segment_preview(*, segment: Segment, where: dict, action: str) -> int:
+    """How many contacts ``static_segment_add``/``remove`` with this condition would change."""
+    return static_segment_candidates(segment=segment, where=where, action=action).count()

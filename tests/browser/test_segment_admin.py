@@ -240,13 +240,13 @@ def test_remove_by_query_acts_only_on_the_previewed_condition(
     assert page.locator("#segment-preview").inner_text() == "30 members would be removed."
 
     page.locator(".sd-value").fill("10")
-    page.click("input[name=_confirm][value='Remove 30 members']")
+    page.click("input[name=_confirm][value='Remove all 30 members']")
     warning = page.locator(".messagelist .warning")
     assert warning.inner_text().startswith("The condition is not the one previewed")
     assert segment.memberships.count() == 50
     assert page.locator("#segment-preview").inner_text() == "10 members would be removed."
 
-    page.click("input[name=_confirm][value='Remove 10 members']")
+    page.click("input[name=_confirm][value='Remove all 10 members']")
     page.wait_for_selector(".messagelist .success:text('Removed 10 contact(s)')")
     assert segment.memberships.count() == 40
 

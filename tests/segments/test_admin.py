@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import formats, timezone
 
+from contacts.models import Contact
 from marketing_lists.models import MarketingList
 from segments import services
 from segments.models import Evaluation, Segment, SegmentMembership, SegmentTemplate
@@ -757,7 +758,7 @@ def preview(client, segment, where: str, action: str = "remove"):
 def test_confirm_acts_on_the_previewed_condition_only(admin_client, scored):
     """Preview "below 30", edit it to "below 10" without previewing, confirm: nothing happens."""
     previewed = preview(admin_client, scored, lead_score_below(30))
-    assert "Remove 30 members" in previewed.content.decode()
+    assert "Remove all 30 members" in previewed.content.decode()
     signed = previewed.context["signed_preview"]
 
     response = admin_client.post(
@@ -771,7 +772,7 @@ def test_confirm_acts_on_the_previewed_condition_only(admin_client, scored):
     )
     # The page previews the condition shown now, and signs that one for the next confirm.
     assert response.context["preview"] == 10
-    assert "Remove 10 members" in response.content.decode()
+    assert "Remove all 10 members" in response.content.decode()
 
     response = admin_client.post(
         by_query_url(scored, "remove"),
@@ -809,6 +810,51 @@ def test_a_preview_signed_for_another_segment_or_action_is_not_confirmed(admin_c
             {"where": lead_score_below(30), "previewed": signed, "_confirm": "1"},
         )
     assert scored.memberships.count() == 50 and not other.memberships.exists()
+
+
+def test_by_query_lists_the_contacts_it_would_add_paged_with_checkboxes(admin_client, make_contact):
+    segment = services.segment_create(name="Picked", kind="static")
+    chicagoans = [make_contact(city="Chicago") for _ in range(55)]
+    services.static_segment_add(segment=segment, contact_ids=[c.pk for c in chicagoans[:2]])
+    where = json.dumps({"field": "city", "op": "eq", "value": "Chicago"})
+    page = preview(admin_client, segment, where, "add")
+    listed = [contact.pk for contact in page.context["candidates"]]
+    assert listed == [c.pk for c in chicagoans[2:52]]  # members are not offered again
+    assert page.content.decode().count('type="checkbox" name="selected"') == 50
+    assert 'value="Add selected"' in page.content.decode()
+    page = admin_client.post(by_query_url(segment, "add"), {"where": where, "_page": "2"})
+    assert [contact.pk for contact in page.context["candidates"]] == [c.pk for c in chicagoans[52:]]
+
+
+def test_remove_selected_acts_on_the_picked_contacts_the_previewed_condition_matches(
+    admin_client, scored
+):
+    signed = preview(admin_client, scored, lead_score_below(30)).context["signed_preview"]
+    by_score = {c.lead_score: c.pk for c in Contact.objects.all()}
+    picked = [by_score[5], by_score[7], by_score[40], "junk"]  # 40 is not below 30
+    response = admin_client.post(
+        by_query_url(scored, "remove"),
+        {
+            "where": lead_score_below(30),
+            "previewed": signed,
+            "selected": picked,
+            "_confirm_selected": "1",
+        },
+        follow=True,
+    )
+    assert "Removed 2 contact(s): 'Scored' has been updated." in messages_of(response)
+    remaining = set(scored.memberships.values_list("contact_id", flat=True))
+    assert by_score[40] in remaining and not {by_score[5], by_score[7]} & remaining
+
+
+def test_selected_with_nothing_picked_changes_nothing(admin_client, scored):
+    signed = preview(admin_client, scored, lead_score_below(30)).context["signed_preview"]
+    response = admin_client.post(
+        by_query_url(scored, "remove"),
+        {"where": lead_score_below(30), "previewed": signed, "_confirm_selected": "1"},
+    )
+    assert "Nothing was changed: select contacts in the list first." in messages_of(response)
+    assert scored.memberships.count() == 50
 
 
 def test_by_query_is_for_static_segments_with_change_permission(admin_client, staff_client, live):

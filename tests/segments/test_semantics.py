@@ -790,6 +790,15 @@ def test_static_segment_add_and_remove_by_ids(people, static):
     assert (members(static), static.member_count) == ({people["chi_hot"]}, 1)
 
 
+def test_static_segment_ids_with_a_condition_change_only_those_it_matches(people, static):
+    picked = [people["chi_hot"], people["bos_hot"]]
+    assert services.static_segment_add(segment=static, contact_ids=picked, where=CHICAGO) == 1
+    assert members(static) == {people["chi_hot"]}
+    services.static_segment_add(segment=static, contact_ids=[people["bos_hot"]])
+    assert services.static_segment_remove(segment=static, contact_ids=picked, where=HOT) == 2
+    assert members(static) == set()
+
+
 def test_static_segment_add_and_remove_by_condition(people, static):
     assert services.static_segment_preview(segment=static, where=CHICAGO, action="add") == 3
     assert services.static_segment_add(segment=static, where=CHICAGO) == 3
@@ -814,8 +823,8 @@ def test_static_segment_refuses_bad_conditions(people, static):
     assert refused.value.errors[0]["path"] == "where.op"
     with pytest.raises(services.SegmentError):
         services.static_segment_preview(segment=static, where=CHICAGO, action="merge")
-    with pytest.raises(services.SegmentError, match="either contact ids or a condition"):
-        services.static_segment_add(segment=static, contact_ids=[1], where=CHICAGO)
+    with pytest.raises(services.SegmentError, match="contact ids, a condition, or both"):
+        services.static_segment_add(segment=static)
     with pytest.raises(services.SegmentError, match="whole numbers"):
         services.static_segment_add(segment=static, contact_ids=[str(people["chi_hot"])])
     assert members(static) == set()
