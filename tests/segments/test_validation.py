@@ -216,6 +216,21 @@ def test_values(db, cond, path, fragments):
 
 
 @pytest.mark.parametrize(
+    ("cond", "message"),
+    [
+        (leaf("lead_score", "between", ["", ""]), "enter two numbers for 'between'"),
+        (leaf("lead_score", "between", [1, None]), "enter two numbers for 'between'"),
+        (leaf("birth_date", "between", ["2026-01-01"]), "enter two dates for 'between'"),
+        (leaf("created_at", "between", ["", ""]), "enter two dates or datetimes for 'between'"),
+    ],
+)
+def test_a_range_missing_an_end_is_one_problem_in_words(db, cond, message):
+    errors = refuse(profile(cond))
+    assert list(errors) == ["blocks[0].where.value"]
+    assert errors["blocks[0].where.value"].startswith(message)
+
+
+@pytest.mark.parametrize(
     ("cond", "path", "fragments"),
     [
         ({"all": []}, "all", ["non-empty list"]),

@@ -137,7 +137,12 @@ class DefinitionValidator(ConditionValidator):
         elif "within" in block:
             self.relative(block["within"], f"{path}.within")
         elif "between" in block:
-            self.range(block["between"], f"{path}.between", self.date_or_datetime)
+            self.range(
+                block["between"],
+                f"{path}.between",
+                self.date_or_datetime,
+                "enter two dates or datetimes for the time window",
+            )
 
     def segment_block(self, block: dict, path: str) -> None:
         self.reference(block.get("segment"), f"{path}.segment", "segment")
@@ -167,7 +172,9 @@ class DefinitionValidator(ConditionValidator):
         if op not in operators:
             self.error(f"{path}.op", f"must be one of {fmt_options(operators)}")
         elif op == "between":
-            self.range(rule.get("value"), f"{path}.value", scalar)
+            self.range(
+                rule.get("value"), f"{path}.value", scalar, "enter two numbers for 'between'"
+            )
         else:
             scalar(rule.get("value"), f"{path}.value")
 

@@ -60,7 +60,7 @@ class ValueValidator:
             for index, item in enumerate(value):
                 scalar(item, f"{path}[{index}]")
         elif shape == "range":
-            self.range(value, path, scalar)
+            self.range(value, path, scalar, f"enter two {_range_nouns(spec, op)} for '{op}'")
         else:
             self.relative(value, path)
 
@@ -130,9 +130,12 @@ class ValueValidator:
         self.error(path, f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
         return None
 
-    def range(self, value: Any, path: str, scalar: Callable[[Any, str], Any]) -> None:
-        if not isinstance(value, list) or len(value) != 2:
-            self.error(path, "must be a list [low, high]")
+    def range(
+        self, value: Any, path: str, scalar: Callable[[Any, str], Any], two_needed: str
+    ) -> None:
+        # A missing or blank end is one problem in words, not two about list items.
+        if not isinstance(value, list) or len(value) != 2 or any(v in (None, "") for v in value):
+            self.error(path, f"{two_needed}, low and high, as a list [low, high]")
             return
         low, high = scalar(value[0], f"{path}[0]"), scalar(value[1], f"{path}[1]")
         if low is None or high is None:
@@ -155,6 +158,14 @@ class ValueValidator:
             self.error(f"{path}.amount", f"must be a whole number from 0 to {MAX_AMOUNT}")
         if value.get("unit") not in registry.RELATIVE_UNITS:
             self.error(f"{path}.unit", f"must be one of {fmt_options(registry.RELATIVE_UNITS)}")
+
+
+def _range_nouns(spec: registry.Field, op: str) -> str:
+    if spec.type in (registry.NUMBER, registry.DECIMAL):
+        return "numbers"
+    if spec.type == registry.DATETIME and op == "between":
+        return "dates or datetimes"
+    return "dates" if spec.type == registry.DATE else "values"
 
 
 def _encodable(text: str) -> bool:
