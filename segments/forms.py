@@ -39,6 +39,7 @@ class DesignerWidget(forms.Textarea):
             "segments/designer-core.js",
             "segments/designer-conditions.js",
             "segments/designer-blocks.js",
+            "segments/designer-templates.js",
             "segments/designer.js",
         ]
 
@@ -98,7 +99,9 @@ def _custom_types(seen: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def _templates() -> list[dict]:
-    return list(SegmentTemplate.objects.values("id", "name", "category", "definition"))
+    return list(
+        SegmentTemplate.objects.values("id", "name", "category", "description", "definition")
+    )
 
 
 def definition_errors(form: forms.Form, field: str, exc: DefinitionError) -> None:

@@ -305,7 +305,9 @@ def test_json_editing_templates_and_server_errors_in_the_designer(live_server, p
     page.goto(f"{live_server.url}/admin/segments/segment/add/")
 
     # A template fills the designer and the empty name.
-    page.select_option(".sd-template", label="Engaged in the last 30 days")
+    page.get_by_role("button", name="Start from a template…").click()
+    page.get_by_role("button", name="Engaged in the last 30 days").click()
+    page.get_by_role("button", name="Select", exact=True).click()
     assert page.input_value("#id_name") == "Engaged in the last 30 days"
     assert page.locator(".sd-block .sd-kind").evaluate_all("s => s.map(e => e.value)") == [
         "behavior",

@@ -212,9 +212,14 @@ def test_add_page_offers_the_templates(admin_client):
     template = SegmentTemplate.objects.create(name="Gold tier", definition=CHICAGO)
     response = admin_client.get(reverse("admin:segments_segment_add"))
     config = designer_config(response, "id_definition")
-    assert {"id": template.pk, "name": "Gold tier", "category": "", "definition": CHICAGO} in (
-        config["templates"]
-    )
+    offered = {
+        "id": template.pk,
+        "name": "Gold tier",
+        "category": "",
+        "description": "",
+        "definition": CHICAGO,
+    }
+    assert offered in config["templates"]
     assert {f["name"] for f in config["registry"]["profile"]} >= {"city", "account.industry"}
 
 

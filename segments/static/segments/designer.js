@@ -11,7 +11,7 @@
 (function () {
   "use strict";
   const SD = window.SegmentDesigner;
-  const {el, button, select, isObject, clone, parentPath} = SD;
+  const {el, button, isObject, clone, parentPath} = SD;
 
   // --- the designer ----------------------------------------------------------
 
@@ -105,22 +105,24 @@
     }
 
     templatePicker() {
-      const groups = {};
-      for (const template of this.config.templates) {
-        (groups[template.category || "Templates"] ||= []).push({value: template.id, label: template.name});
+      const picker = new SD.TemplatePicker(this.config.templates, () => this.kind(), (template) => this.applyTemplate(template));
+      picker.attach(this.container);
+      return picker.opener;
+    }
+
+    // A template fills the designer, and the name and description unless typed already
+    // (a description an earlier template filled is replaced).
+    applyTemplate(template) {
+      this.state = clone(template.definition);
+      const name = document.getElementById("id_name");
+      if (name && !name.value) name.value = template.name;
+      const description = document.getElementById("id_description");
+      if (description && (!description.value || description.value === this.templateDescription)) {
+        description.value = template.description || "";
+        this.templateDescription = description.value;
       }
-      const options = [{value: "", label: "Start from a template…"}].concat(
-        Object.entries(groups).map(([group, options]) => ({group, options})),
-      );
-      return select(options, "", (id) => {
-        const template = this.config.templates.find((item) => String(item.id) === id);
-        if (!template) return;
-        this.state = clone(template.definition);
-        const name = document.getElementById("id_name");
-        if (name && !name.value) name.value = template.name;
-        if (this.kindSelect && this.kindSelect.value === "static") this.kindSelect.value = "dynamic";
-        this.commit(true);
-      }, {class: "sd-template", "aria-label": "Start from a template"});
+      if (this.kindSelect && this.kindSelect.value === "static") this.kindSelect.value = "dynamic";
+      this.commit(true);
     }
 
     setJsonVisible(visible) {
