@@ -345,7 +345,7 @@ def test_json_editing_templates_and_server_errors_in_the_designer(live_server, p
     )
     assert page.locator(".sd-not .sd-leaf .sd-field").input_value() == "city"
 
-    # The server refuses it; the error shows next to the condition it names.
+    # The server refuses it; the error shows next to the condition it names, in words.
     page.fill("#id_name", "Not Chicago")
     page.click("input[name=_continue]")
     leaf = page.locator('[data-path="blocks[0].where.all[0].not"]')
@@ -353,7 +353,7 @@ def test_json_editing_templates_and_server_errors_in_the_designer(live_server, p
     assert (
         leaf.locator(".sd-errors")
         .inner_text()
-        .startswith("blocks[0].where.all[0].not.op: 'gt' is not valid for text field 'city'")
+        .startswith("City: 'gt' is not valid for text field 'city'")
     )
     assert not Segment.objects.filter(name="Not Chicago").exists()
 

@@ -27,6 +27,11 @@ ENGAGED_CHICAGOANS = {
 }
 
 
+def open_add_page(page, live_server):
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+
+
 def design_engaged_chicagoans(page):
     """Typed as JSON behind "Show JSON": the designer redraws the blocks from it."""
     page.get_by_role("button", name="Show JSON").click()
@@ -37,8 +42,7 @@ def design_engaged_chicagoans(page):
 def test_estimate_shows_the_count_after_each_block_and_who_matches(
     live_server, page, marketer, audience
 ):
-    log_in(page, live_server, "marketer")
-    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    open_add_page(page, live_server)
     design_engaged_chicagoans(page)
     page.get_by_role("button", name="Get estimated size").click()
     page.wait_for_selector(".sd-estimate-result:text('Total: 2 contacts')")
@@ -63,8 +67,7 @@ def test_estimate_shows_the_count_after_each_block_and_who_matches(
 def test_switching_to_compound_keeps_only_blocks_a_compound_segment_allows(
     live_server, page, marketer, audience
 ):
-    log_in(page, live_server, "marketer")
-    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    open_add_page(page, live_server)
     design_engaged_chicagoans(page)
     page.select_option("#id_kind", "compound")
 
@@ -75,8 +78,7 @@ def test_switching_to_compound_keeps_only_blocks_a_compound_segment_allows(
 
 
 def test_text_fields_suggest_the_values_in_the_data(live_server, page, marketer, audience):
-    log_in(page, live_server, "marketer")
-    page.goto(f"{live_server.url}/admin/segments/segment/add/")
+    open_add_page(page, live_server)
     leaf = page.locator(".sd-block").nth(0)
     leaf.locator(".sd-field").select_option("city")
     leaf.locator(".sd-op").select_option("eq")
@@ -86,3 +88,22 @@ def test_text_fields_suggest_the_values_in_the_data(live_server, page, marketer,
     assert [suggestions.nth(i).get_attribute("value") for i in range(2)] == ["Chicago", "Boston"]
     leaf.locator(".sd-field").select_option("lead_score")
     assert leaf.locator(".sd-value").get_attribute("list") is None
+
+
+def test_errors_are_in_words_beside_the_field_and_shown_once(live_server, page, marketer):
+    open_add_page(page, live_server)
+    page.fill("#id_name", "Warm leads")
+    leaf = page.locator(".sd-block").nth(0)
+    leaf.locator(".sd-field").select_option("lead_score")
+    leaf.locator(".sd-op").select_option("between")
+    message = "Lead score: enter two numbers for 'between' (low and high)"
+
+    page.get_by_role("button", name="Get estimated size").click()
+    page.wait_for_selector(".sd-leaf.sd-invalid .sd-errors li")
+    assert page.locator(".sd-leaf.sd-invalid .sd-errors li").all_inner_texts() == [message]
+
+    page.click("input[name=_save]")
+    page.wait_for_selector(".sd-leaf.sd-invalid .sd-errors li")
+    assert page.locator(".sd-leaf.sd-invalid .sd-errors li").all_inner_texts() == [message]
+    assert page.get_by_text("enter two numbers").count() == 1
+    assert "blocks[0]" not in page.locator("#content").inner_text()

@@ -87,7 +87,11 @@ def named(buyers: dict[str, int], *names: str) -> set[int]:
         (aggregate("sum", "gte", "lots"), "blocks[0].aggregate.value", "must be a number"),
         (aggregate("sum", "gte", True), "blocks[0].aggregate.value", "must be a number"),
         (aggregate("sum", "between", [5, 1]), "blocks[0].aggregate.value", "low must not"),
-        (aggregate("sum", "between", 5), "blocks[0].aggregate.value", "[low, high]"),
+        (
+            aggregate("sum", "between", 5),
+            "blocks[0].aggregate.value",
+            "enter two numbers for 'between'",
+        ),
         (aggregate("sum", "gte", 1, field="source"), "blocks[0].aggregate.field", "property"),
         (
             aggregate("sum", "gte", 1, field="properties.a-b"),

@@ -135,7 +135,7 @@ class ValueValidator:
     ) -> None:
         # A missing or blank end is one problem in words, not two about list items.
         if not isinstance(value, list) or len(value) != 2 or any(v in (None, "") for v in value):
-            self.error(path, f"{two_needed}, low and high, as a list [low, high]")
+            self.error(path, f"{two_needed} (low and high)")
             return
         low, high = scalar(value[0], f"{path}[0]"), scalar(value[1], f"{path}[1]")
         if low is None or high is None:

@@ -93,6 +93,39 @@
     SD.getAt(root, tokens.slice(0, -1))[tokens[tokens.length - 1]] = value;
   };
 
+  // Behavior block parts an error may name, in words.
+  SD.PART_LABELS = {
+    count: "how many times", within: "time window", between: "time window", interaction: "interaction",
+    aggregate: "aggregate", segment: "segment", list: "list", join: "join", kind: "kind", blocks: "blocks",
+  };
+
+  // Where a server error points, in words: the field's label ("Lead score", with "low"
+  // or "high" for a range's end), else the block ("Block 2, time window"); "" for the whole.
+  SD.pathInWords = function pathInWords(root, path, registry) {
+    const tokens = [...String(path || "").matchAll(/([^.[\]]+)|\[(\d+)\]/g)]
+      .map((match) => (match[2] !== undefined ? Number(match[2]) : match[1]));
+    const blocks = [];
+    let node = root, leaf = null, afterLeaf = [], part = null;
+    tokens.forEach((token, index) => {
+      if (typeof token === "number" && tokens[index - 1] === "blocks") blocks.push(token + 1);
+      else if (typeof token === "string" && token !== "blocks") part = token;
+      node = node === undefined || node === null ? undefined : node[token];
+      if (SD.isObject(node) && typeof node.field === "string") {
+        leaf = node;
+        afterLeaf = [];
+      } else if (leaf) afterLeaf.push(token);
+    });
+    if (leaf) {
+      const fields = registry.profile.concat(registry.interaction);
+      const field = fields.find((item) => item.name === leaf.field);
+      const end = afterLeaf[0] === "value" ? {0: " (low)", 1: " (high)"}[afterLeaf[1]] || "" : "";
+      return (field ? field.label : leaf.field) + end;
+    }
+    if (!blocks.length) return "";
+    const label = `Block ${blocks.join(".")}`;
+    return part && SD.PART_LABELS[part] ? `${label}, ${SD.PART_LABELS[part]}` : label;
+  };
+
   SD.clone = function clone(value) {
     return JSON.parse(JSON.stringify(value));
   };

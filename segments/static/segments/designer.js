@@ -30,6 +30,7 @@
         this.write();
       }
       this.buildChrome();
+      if (this.errors.length) this.dropServerErrorList();
       this.setJsonVisible(this.unrenderable());
       this.render();
     }
@@ -281,9 +282,20 @@
           list = el("ul", {class: "errorlist sd-errors"});
           target.prepend(list);
         }
-        list.append(el("li", {title: error.path}, error.path ? `${error.path}: ${error.message}` : error.message));
+        const where = SD.pathInWords(this.state, error.path, this.registry);
+        list.append(el("li", {title: error.path}, where ? `${where}: ${error.message}` : error.message));
         if (target !== this.topErrors) target.classList.add("sd-invalid");
       }
+    }
+
+    // The form lists the same problems above the field for pages without scripts; the
+    // designer shows each beside its part instead, so each is shown once.
+    dropServerErrorList() {
+      const row = this.container.closest(".form-row");
+      if (!row) return;
+      row.querySelectorAll("ul.errorlist").forEach((list) => {
+        if (!this.container.contains(list)) list.remove();
+      });
     }
 
     nodeFor(path) {
