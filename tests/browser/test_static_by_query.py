@@ -20,6 +20,7 @@ def preview_chicagoans(page):
     page.locator(".sd-op").select_option("eq")
     page.locator(".sd-value").fill("chicago")
     page.click("input[name=_preview]")
+    page.wait_for_selector("#segment-preview")
 
 
 def test_add_selected_then_all_of_the_previewed_condition(
