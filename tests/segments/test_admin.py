@@ -327,6 +327,17 @@ def test_go_live_asks_first_with_the_estimated_size_and_the_segments_it_uses(
     assert not draft.is_live  # the page only asks
 
 
+def test_go_live_and_stop_of_a_static_segment_say_what_its_members_do(admin_client, chicagoans):
+    static = services.segment_create(name="Picked", kind="static")
+    services.static_segment_add(segment=static, contact_ids=[c.pk for c in chicagoans[:2]])
+    page = admin_client.get(action_url(static, "go_live")).content.decode()
+    assert "Its 2 members become available to integrations and other segments" in page
+    admin_client.post(action_url(static, "go_live"))
+    page = admin_client.get(action_url(static, "stop")).content.decode()
+    assert "It returns to draft, and API integrations" in page
+    assert "kept up to date" not in page
+
+
 def compound_of(segment: Segment) -> Segment:
     return services.segment_create(
         name="Combined",
