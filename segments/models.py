@@ -6,6 +6,9 @@ from contacts.models import Contact
 from marketing_lists.models import MarketingList
 
 MAX_REFRESH_INTERVAL_MINUTES = 7 * 24 * 60
+# Data changes and the passing of time keep live segments exact; the periodic full
+# evaluation is a safety net, run once a day unless a segment asks for more.
+DEFAULT_REFRESH_INTERVAL_MINUTES = 24 * 60
 
 
 class Segment(models.Model):
@@ -35,7 +38,7 @@ class Segment(models.Model):
         max_length=64, default="UTC", help_text="Relative dates count whole days in this zone."
     )
     refresh_interval_minutes = models.PositiveIntegerField(
-        default=60,
+        default=DEFAULT_REFRESH_INTERVAL_MINUTES,
         validators=[
             MinValueValidator(1, "The refresh interval is at least 1 minute."),
             MaxValueValidator(
@@ -44,13 +47,16 @@ class Segment(models.Model):
             ),
         ],
         help_text="How often, in minutes (1 to 10080, 7 days), a live dynamic segment is fully "
-        "re-evaluated.",
+        "re-evaluated as a safety net. Data changes and the passing of time keep it exact in "
+        "between.",
     )
     member_count = models.PositiveIntegerField(default=0)
     evaluation_state = models.CharField(
         max_length=10, choices=EvaluationState.choices, default=EvaluationState.IDLE
     )
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Membership follows the passing of time up to this instant (``services.time_driven``).
+    time_checked_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # Derived from the definition by the services, so "who uses me" is one query.
     uses_segments = models.ManyToManyField(
@@ -117,6 +123,7 @@ class Evaluation(models.Model):
         CHANGE = "change", "Data change"
         REFRESH = "refresh", "Manual refresh"
         STATIC = "static", "Static edit"
+        TIME = "time", "Time passing"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"

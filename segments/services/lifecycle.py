@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from ..engine import DefinitionError, References, validate_definition
-from ..models import Evaluation, Segment
+from ..models import DEFAULT_REFRESH_INTERVAL_MINUTES, Evaluation, Segment
 from .definitions import check_time_zone, definition_validate
 from .errors import SegmentError, SegmentInUse, SegmentLocked
 from .evaluation import enqueue_evaluation
@@ -58,7 +58,7 @@ def segment_create(
     definition: Any = None,
     description: str = "",
     time_zone: str = "UTC",
-    refresh_interval_minutes: int = 60,
+    refresh_interval_minutes: int = DEFAULT_REFRESH_INTERVAL_MINUTES,
     created_by=None,
 ) -> Segment:
     if kind not in Segment.Kind.values:

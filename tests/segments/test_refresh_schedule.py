@@ -24,6 +24,13 @@ def editor(make_user, client_for):
     return client_for(make_user("segments.view_segment", "segments.change_segment"))
 
 
+DAILY = 24 * 60
+
+
+def test_the_safety_net_runs_once_a_day_unless_asked_otherwise(draft):
+    assert draft.refresh_interval_minutes == DAILY
+
+
 @pytest.fixture
 def draft(db):
     return services.segment_create(name="Chicago", definition=CHICAGO)
@@ -38,7 +45,7 @@ def test_an_interval_outside_one_minute_to_seven_days_is_a_400(editor, draft, mi
     (message,) = response.data["refresh_interval_minutes"]
     assert ("1" if minutes < 1 else "10080") in message
     draft.refresh_from_db()
-    assert draft.refresh_interval_minutes == 60
+    assert draft.refresh_interval_minutes == DAILY
 
 
 @pytest.mark.parametrize("minutes", [1, 10080])
@@ -79,7 +86,7 @@ def test_the_admin_form_shows_the_bounds(admin_client, draft):
     assert response.status_code == 200
     assert "at most 7 days (10080 minutes)" in response.content.decode()
     draft.refresh_from_db()
-    assert draft.refresh_interval_minutes == 60
+    assert draft.refresh_interval_minutes == DAILY
 
 
 # --- the schedule ----------------------------------------------------------------------------
@@ -93,8 +100,8 @@ def live_segments(count: int) -> list[Segment]:
     return made
 
 
-def an_hour_later():
-    return timezone.now() + timezone.timedelta(minutes=61)
+def a_day_later():
+    return timezone.now() + timezone.timedelta(minutes=DAILY + 1)
 
 
 def scheduled(segment: Segment) -> bool:
@@ -107,7 +114,7 @@ def test_a_stored_interval_out_of_range_does_not_stop_the_schedule(make_contact,
     # As a row stored before the bounds, or written around the services.
     Segment.objects.filter(pk=broken.pk).update(refresh_interval_minutes=2147483647)
     with caplog.at_level(logging.ERROR, logger="segments.services"):
-        assert services.segments_refresh_due(now=an_hour_later()) == 1
+        assert services.segments_refresh_due(now=a_day_later()) == 1
     assert scheduled(fine) and not scheduled(broken)
     (record,) = [r for r in caplog.records if r.getMessage() == "scheduled refresh failed"]
     assert record.segment == broken.pk and record.exc_info[0] is OverflowError
@@ -122,7 +129,7 @@ def test_an_evaluation_that_fails_does_not_stop_the_schedule(make_contact):
         definition={"version": 1, "blocks": [{"kind": "profile", "where": unknown_field}]}
     )
     for run in (1, 2):  # the next run tries the failed one again, and the others still follow
-        assert services.segments_refresh_due(now=an_hour_later()) == 1
+        assert services.segments_refresh_due(now=a_day_later()) == 1
         assert fine.evaluations.filter(trigger="schedule", status="succeeded").count() == run
         assert broken.evaluations.filter(trigger="schedule", status="failed").count() == run
     broken.refresh_from_db()
