@@ -1,6 +1,6 @@
 """What data a definition reads, so that a change re-evaluates only the segments it can move."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 # A changed profile field standing for every field (a new contact, a save of unknown scope).
@@ -21,6 +21,8 @@ class DataChange:
     profile_fields: frozenset[str] = field(default_factory=frozenset)
     interaction_types: frozenset[str] = field(default_factory=frozenset)
     lists: frozenset[int] = field(default_factory=frozenset)
+    # Segments whose members moved: the segments built on them follow.
+    segments: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
     def of(
@@ -30,10 +32,11 @@ class DataChange:
         fields: Iterable[str] = (),
         interaction_types: Iterable[str] = (),
         lists: Iterable[int] = (),
+        segments: Iterable[int] = (),
     ) -> "DataChange":
         """``profile``: any profile field may have changed; ``fields``: just these did."""
         changed = frozenset(fields) | ({ANY_FIELD} if profile else frozenset())
-        return cls(changed, frozenset(interaction_types), frozenset(lists))
+        return cls(changed, frozenset(interaction_types), frozenset(lists), frozenset(segments))
 
     def as_task_args(self) -> dict:
         """Plain values for a task's arguments, read back by ``DataChange.of(**args)``."""
@@ -41,6 +44,7 @@ class DataChange:
             "fields": sorted(self.profile_fields),
             "interaction_types": sorted(self.interaction_types),
             "lists": sorted(self.lists),
+            "segments": sorted(self.segments),
         }
 
     def moves_field(self, name: str) -> bool:
@@ -57,7 +61,7 @@ class DataChange:
 
 
 def reads(definition: dict, change: DataChange) -> bool:
-    """Whether a definition's own blocks read any of the changed data (not its segment blocks)."""
+    """Whether a definition's own blocks read any of the changed data or moved segments."""
     return _blocks_read(definition["blocks"], change)
 
 
@@ -72,14 +76,24 @@ def _blocks_read(blocks: list[dict], change: DataChange) -> bool:
             return True
         if kind == "list" and block["list"] in change.lists:
             return True
+        if kind == "segment" and block["segment"] in change.segments:
+            return True
     return False
 
 
 def condition_fields(condition: dict) -> set[str]:
     """The field names a (possibly nested) condition tests."""
+    return {leaf["field"] for leaf in condition_leaves(condition)}
+
+
+def condition_leaves(condition: dict) -> Iterator[dict]:
+    """The leaves of a (possibly nested) condition."""
     if "not" in condition:
-        return condition_fields(condition["not"])
+        yield from condition_leaves(condition["not"])
+        return
     for key in ("all", "any"):
         if key in condition:
-            return set().union(*(condition_fields(child) for child in condition[key]))
-    return {condition["field"]}
+            for child in condition[key]:
+                yield from condition_leaves(child)
+            return
+    yield condition

@@ -3,6 +3,7 @@ the change can move, set-based across segments."""
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import TextField, Value
@@ -11,17 +12,24 @@ from django.utils import timezone
 
 from ..engine import Clock, scoped_sql
 from ..engine.dependencies import DataChange, reads
-from ..engine.materializer import apply_moves, moves, selected
+from ..engine.materializer import Moves, apply_moves, moves, selected
 from ..models import Evaluation, Segment
 from ..signals import members_changed
 from . import change_locks as locks
 from .evaluation import live_segments_with_uses, log_evaluation, record_failure
 
 
-def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None = None) -> int:
+def contacts_evaluate(
+    *,
+    contact_ids: Iterable[int],
+    change: DataChange | None = None,
+    now: datetime.datetime | None = None,
+    trigger: str = Evaluation.Trigger.CHANGE,
+) -> int:
     """Re-evaluate just these contacts in the live segments ``change`` can move.
 
-    Without ``change``, every live segment. Set-based across segments: a handful of
+    Without ``change``, every live segment; without ``now``, at the present (rounded
+    up to a whole second, see ``_next_second``). Set-based across segments: a handful of
     statements per batch however many segments it touches, and no write when nobody
     moved. Segments built on others follow in later rounds, only where those moved.
     Batches of contacts in other partitions run side by side (``locks``).
@@ -31,6 +39,7 @@ def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None =
     rounds = _change_rounds(change)
     if not contact_ids or not rounds:
         return 0
+    now = now or _next_second(timezone.now())
     evaluated, moved = 0, set()
     with transaction.atomic():
         locks.lock_partitions(contact_ids)
@@ -42,7 +51,7 @@ def contacts_evaluate(*, contact_ids: Iterable[int], change: DataChange | None =
                 if segment.pk in live
                 and (change is None or reads(segment.definition, change) or uses & moved)
             ]
-            moved |= _evaluate_scoped(due, contact_ids)
+            moved |= set(evaluate_scoped(due, contact_ids, now=now, trigger=trigger).moved)
             evaluated += len(due)
     return evaluated
 
@@ -84,20 +93,33 @@ def _live_with_uses() -> list[tuple[Segment, set[int]]]:
     return _live[key]
 
 
-def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int]:
-    """Evaluate ``contact_ids`` in these (locked) segments; returns the ids of those that moved."""
+@dataclass(frozen=True)
+class Scoped:
+    """What a scoped evaluation did: who moved in which segment, which segments failed."""
+
+    moved: dict[int, Moves]
+    failed: frozenset[int]
+
+
+def evaluate_scoped(
+    segments: list[Segment], contact_ids: list[int], *, now: datetime.datetime, trigger: str
+) -> Scoped:
+    """Evaluate ``contact_ids`` in these (locked) segments at the clock ``now``."""
     if not segments:
-        return set()
+        return Scoped({}, frozenset())
     started = timezone.now()
-    moved = moves(_selected(segments, contact_ids), contact_ids)
+    found = _selected(segments, contact_ids, now, trigger)
+    failed = frozenset(s.pk for s in segments if s.pk not in found)
+    moved = moves(found, contact_ids)
     if not moved:
-        return set()
+        return Scoped({}, failed)
     changed = [segment for segment in segments if segment.pk in moved]
     sizes = locks.count_moves(
         {pk: len(move.joining) - len(move.leaving) for pk, move in moved.items()}
     )
+    scope = len(contact_ids)
     evaluations = Evaluation.objects.bulk_create(
-        _scoped_evaluation(segment, moved[segment.pk], sizes[segment.pk], len(contact_ids), started)
+        _scoped_evaluation(segment, moved[segment.pk], sizes[segment.pk], scope, started, trigger)
         for segment in changed
     )
     apply_moves(moved, {e.segment_id: e.pk for e in evaluations}, started)
@@ -106,16 +128,18 @@ def _evaluate_scoped(segments: list[Segment], contact_ids: list[int]) -> set[int
     for evaluation in evaluations:
         log_evaluation(evaluation, (evaluation.finished_at - started).total_seconds())
     members_changed.send(sender=Segment, evaluations=[(e.segment_id, e.pk) for e in evaluations])
-    return set(moved)
+    return Scoped(moved, failed)
 
 
-def _selected(segments: list[Segment], contact_ids: list[int]) -> dict[int, set[int]]:
-    """Which of ``contact_ids`` each segment selects; a segment that fails is marked failed.
+def _selected(
+    segments: list[Segment], contact_ids: list[int], now: datetime.datetime, trigger: str
+) -> dict[int, set[int]]:
+    """Which of ``contact_ids`` each segment selects; a segment that fails is marked failed
+    (and left out).
 
     All segments are asked in one statement; if that fails, each is asked alone, so
     that one broken segment does not hold the others back.
     """
-    now = _next_second(timezone.now())
     try:
         with transaction.atomic():
             targets = {
@@ -124,10 +148,14 @@ def _selected(segments: list[Segment], contact_ids: list[int]) -> dict[int, set[
             return selected(targets, contact_ids)
     except Exception as exc:
         if len(segments) > 1:
-            return {pk: ids for s in segments for pk, ids in _selected([s], contact_ids).items()}
+            return {
+                pk: ids
+                for s in segments
+                for pk, ids in _selected([s], contact_ids, now, trigger).items()
+            }
         evaluation = Evaluation(
             segment=segments[0],
-            trigger=Evaluation.Trigger.CHANGE,
+            trigger=trigger,
             scope_size=len(contact_ids),
             started_at=timezone.now(),
         )
@@ -146,11 +174,13 @@ def _next_second(moment: datetime.datetime) -> datetime.datetime:
     return whole if whole == moment else whole + datetime.timedelta(seconds=1)
 
 
-def _scoped_evaluation(segment: Segment, move, size: int, scope_size: int, started) -> Evaluation:
+def _scoped_evaluation(
+    segment: Segment, move: Moves, size: int, scope_size: int, started, trigger: str
+) -> Evaluation:
     added, removed = len(move.joining), len(move.leaving)
     return Evaluation(
         segment=segment,
-        trigger=Evaluation.Trigger.CHANGE,
+        trigger=trigger,
         scope_size=scope_size,
         started_at=started,
         finished_at=timezone.now(),
