@@ -2,6 +2,8 @@
 
 import datetime
 
+from django_q.models import Schedule
+
 from . import services
 from .engine.dependencies import DataChange
 from .models import Segment
@@ -40,3 +42,23 @@ def refresh_due_segments() -> int:
     and a drain of changes that have waited too long."""
     services.changes_drain_stale(older_than=STALE_CHANGE)
     return services.segments_refresh_due()
+
+
+FOLLOW_TIME = "segments.tasks.follow_time"
+
+
+def follow_time() -> int:
+    """Run by a django-q2 schedule every minute: live segments follow the passing of time.
+
+    The schedule's next run moves earlier to the next edge when that comes sooner, so
+    an edge is handled at the scheduler's next look rather than up to a minute later.
+    The scheduler queues the task and saves the schedule's own next run in one
+    transaction holding the schedule's row, so this update comes after it and stays.
+    Returns the contacts examined.
+    """
+    step = services.segments_follow_time()
+    if step.next_edge is not None:
+        Schedule.objects.filter(func=FOLLOW_TIME, next_run__gt=step.next_edge).update(
+            next_run=step.next_edge
+        )
+    return step.contacts_examined

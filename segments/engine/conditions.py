@@ -254,6 +254,12 @@ class _Leaf:
         return self.clock.now if self.spec.type == registry.DATETIME else self.day(today)
 
 
+def window_bounds(spec: registry.Field, clock: Clock, op: str, value: dict) -> tuple[Any, Any]:
+    """The low and high values a relative window (``in_last``, ``in_next``) reaches now."""
+    low, (_, high) = _Leaf(spec, clock).date_bounds(op, value)
+    return low, high
+
+
 def leaf_q(leaf: dict, clock: Clock, *, negated: bool, interaction: bool) -> Q:
     spec = registry.resolve(leaf["field"], leaf.get("type"), interaction=interaction)
     op = leaf["op"]

@@ -9,6 +9,7 @@ business rule of its own. One module per concern, one import surface here:
 - ``change_driven``: a few changed contacts re-evaluated across the live segments
   (``change_locks``: how batches run side by side; ``change_queue``: the changed
   contacts waiting, drained in batches)
+- ``time_driven``: live segments follow the passing of time, edge by edge
 - ``static``: static segments edited by id or by a profile condition
 - ``erasure``: a contact's deletion kept apart from the evaluations writing members
 - ``explain``: why a contact is or is not a member, block by block
@@ -52,6 +53,7 @@ from .static import (
     static_segment_preview,
     static_segment_remove,
 )
+from .time_driven import TimeStep, segments_follow_time
 from .to_list import segment_copy_to_list
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "SegmentInUse",
     "SegmentLocked",
     "SegmentNotLive",
+    "TimeStep",
     "contact_deletion_prepare",
     "changes_drain",
     "changes_drain_stale",
@@ -86,6 +89,7 @@ __all__ = [
     "segment_refresh",
     "segment_stop",
     "segment_update",
+    "segments_follow_time",
     "segments_refresh_due",
     "static_segment_add",
     "static_segment_candidates",

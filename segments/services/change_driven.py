@@ -105,7 +105,7 @@ def evaluate_scoped(
     segments: list[Segment], contact_ids: list[int], *, now: datetime.datetime, trigger: str
 ) -> Scoped:
     """Evaluate ``contact_ids`` in these (locked) segments at the clock ``now``."""
-    if not segments:
+    if not segments or not contact_ids:
         return Scoped({}, frozenset())
     started = timezone.now()
     found = _selected(segments, contact_ids, now, trigger)

@@ -13,6 +13,9 @@
   log while holding them, so a segment's change records get ids in commit order, as
   the changes feed (a cursor on ids) needs.
 
+- A time sweep (``time_driven``) claims its segment with a try-lock of its own, then
+  takes the same locks as a batch, skipping a segment a full evaluation holds.
+
 SQLite runs one writer at a time; nothing is locked there.
 """
 
@@ -23,6 +26,7 @@ from ..models import Segment
 PARTITIONS = 16
 # The first key of every advisory lock taken here, so that they name no other lock.
 LOCK_SPACE = 0x5E6
+TIME_LOCK_SPACE = 0x5E7  # segments being swept for the passing of time
 
 
 def partition(contact_id: int) -> int:
@@ -42,14 +46,27 @@ def lock_partitions(contact_ids: list[int]) -> None:
         )
 
 
-def share_segments(pks: set[int]) -> dict[int, Segment]:
+def share_segments(pks: set[int], *, skip_locked: bool = False) -> dict[int, Segment]:
     """The live ones of these segments, held ``FOR KEY SHARE`` (in id order) until the
-    transaction ends."""
+    transaction ends; with ``skip_locked``, without those a full evaluation holds."""
     live = Segment.objects.filter(pk__in=pks, status=Segment.Status.LIVE).order_by("pk")
     if connection.vendor != "postgresql":
         return {segment.pk: segment for segment in live}
     sql, params = live.query.sql_with_params()
-    return {segment.pk: segment for segment in Segment.objects.raw(f"{sql} FOR KEY SHARE", params)}
+    lock = "FOR KEY SHARE SKIP LOCKED" if skip_locked else "FOR KEY SHARE"
+    return {segment.pk: segment for segment in Segment.objects.raw(f"{sql} {lock}", params)}
+
+
+def claim_time_sweep(segment_pk: int) -> bool:
+    """Whether this transaction may follow time in the segment: no other one is doing so.
+
+    A try-lock that never waits, so it joins no wait cycle with the locks above.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [TIME_LOCK_SPACE, segment_pk])
+        return cursor.fetchone()[0]
 
 
 def count_moves(deltas: dict[int, int]) -> dict[int, int]:

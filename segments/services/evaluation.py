@@ -122,7 +122,10 @@ def refresh_dependents(segment: Segment) -> None:
 
 
 def _materialize(segment: Segment, evaluation: Evaluation) -> Diff:
-    target = compile_definition(segment.definition, clock_for(segment.time_zone))
+    clock = clock_for(segment.time_zone)
+    # Exact at this clock: the passing of time is followed from here (``time_driven``).
+    segment.time_checked_at = clock.now
+    target = compile_definition(segment.definition, clock)
     return materialize(
         segment_id=segment.pk, target=target, evaluation_id=evaluation.pk, at=evaluation.started_at
     )
@@ -134,7 +137,13 @@ def _finish(segment: Segment, evaluation: Evaluation, diff: Diff) -> None:
     segment.evaluation_state = Segment.EvaluationState.IDLE
     segment.last_error = ""
     segment.save(
-        update_fields=["member_count", "last_evaluated_at", "evaluation_state", "last_error"]
+        update_fields=[
+            "member_count",
+            "last_evaluated_at",
+            "evaluation_state",
+            "last_error",
+            "time_checked_at",
+        ]
     )
     evaluation.size = segment.member_count
     evaluation.added, evaluation.removed = diff.added, diff.removed

@@ -1,0 +1,143 @@
+"""Where time alone moves a definition: its relative date bounds, and who can cross them.
+
+A relative leaf (``in_last``, ``not_in_last``, ``in_next``, a behavior's ``within``)
+compiles to bounds that depend on the clock (``_Leaf.date_bounds``). Between two
+clocks a bound sweeps a range of values; only a record whose value lies in a swept
+range can answer the leaf differently, so only its contact can change membership by
+time alone. Dates and the day-start bounds of datetimes move at the segment zone's
+local midnight (day edges); the "now" bound of a datetime moves continuously (now
+edges: a future-dated interaction becoming past, an ``in_next`` datetime passing).
+Segment and list blocks have no edges of their own: their moves arrive as changes.
+"""
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Min, Q, QuerySet
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+
+from contacts.models import Contact
+from interactions.models import Interaction
+
+from . import registry
+from .conditions import Clock, value_expression, window_bounds
+from .dependencies import condition_leaves
+
+RELATIVE = ("in_last", "in_next")  # positive forms; not_in_last is in_last's complement
+
+
+@dataclass(frozen=True)
+class TimeLeaf:
+    """A relative leaf: on a profile field, or on interactions of one type."""
+
+    spec: registry.Field
+    op: str
+    value: dict
+    interaction: str | None = None
+
+    def bounds(self, clock: Clock) -> tuple[Any, Any]:
+        """The (low, high) values the leaf's window reaches at this clock."""
+        return window_bounds(self.spec, clock, self.op, self.value)
+
+    def records(self) -> QuerySet:
+        if self.interaction is None:
+            return Contact.objects.order_by()
+        return Interaction.objects.filter(type=self.interaction).order_by()
+
+
+def time_leaves(definition: dict) -> list[TimeLeaf]:
+    """The definition's relative date leaves, groups included."""
+    return list(_block_leaves(definition["blocks"]))
+
+
+def _block_leaves(blocks: list[dict]) -> Iterator[TimeLeaf]:
+    for block in blocks:
+        kind = block["kind"]
+        if kind == "group":
+            yield from _block_leaves(block["blocks"])
+        elif kind == "profile":
+            yield from _relative(block["where"], None)
+        elif kind == "behavior":
+            if "where" in block:
+                yield from _relative(block["where"], block["interaction"])
+            if "within" in block:
+                window = {"field": "occurred_at", "op": "in_last", "value": block["within"]}
+                yield from _relative(window, block["interaction"])
+
+
+def _relative(condition: dict, interaction: str | None) -> Iterator[TimeLeaf]:
+    for leaf in condition_leaves(condition):
+        op = registry.NEGATIONS.get(leaf["op"], leaf["op"])
+        if op in RELATIVE:
+            spec = registry.resolve(leaf["field"], leaf.get("type"), interaction=bool(interaction))
+            yield TimeLeaf(spec, op, leaf["value"], interaction)
+
+
+def crossing_contacts(
+    definition: dict, zone: str, since: datetime.datetime, until: datetime.datetime
+) -> QuerySet | None:
+    """Ids of the contacts whose membership time alone may move between two clocks.
+
+    None when nothing in the definition moves with time. Everyone else keeps the
+    same answer at ``until`` as at ``since``. A bound that did not move (a day
+    edge with no local midnight in between) sweeps nothing and costs no query.
+    """
+    leaves = time_leaves(definition)
+    if not leaves:
+        return None
+    before, after = Clock.for_zone(zone, since), Clock.for_zone(zone, until)
+    parts = [
+        leaf.records()
+        .filter(_between(leaf.spec, *sorted((old, new))))
+        .values_list("contact_id" if leaf.interaction else "id", flat=True)
+        for leaf in leaves
+        for old, new in zip(leaf.bounds(before), leaf.bounds(after), strict=True)
+        if old != new
+    ]
+    if not parts:
+        return Contact.objects.none().values_list("id", flat=True)
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
+
+
+def _between(spec: registry.Field, low: Any, high: Any) -> Q:
+    value = value_expression(spec)
+    return Q(GreaterThanOrEqual(value, low)) & Q(LessThanOrEqual(value, high))
+
+
+def next_day_edge(
+    definition: dict, zone: str, after: datetime.datetime
+) -> datetime.datetime | None:
+    """The next local midnight after ``after``, if the definition has day edges.
+
+    Every relative leaf has one: dates count whole days, and a datetime window's
+    far end is a midnight.
+    """
+    if not time_leaves(definition):
+        return None
+    clock = Clock.for_zone(zone, after)
+    return clock.day_start(clock.today + datetime.timedelta(days=1))
+
+
+def next_now_edge(
+    definitions: Iterable[dict], after: datetime.datetime
+) -> datetime.datetime | None:
+    """The earliest datetime value after ``after`` that a "now" bound will pass.
+
+    One indexed MIN per model and field: interactions' ``occurred_at`` over the types
+    whose windows end (or start) now, and the few profile datetimes.
+    """
+    fields: dict[tuple[str, bool], set[str]] = {}
+    for definition in definitions:
+        for leaf in time_leaves(definition):
+            if leaf.spec.type == registry.DATETIME:
+                key = (leaf.spec.path, leaf.interaction is not None)
+                fields.setdefault(key, set()).add(leaf.interaction or "")
+    edges = []
+    for (path, interaction), types in sorted(fields.items()):
+        records = (
+            Interaction.objects.filter(type__in=types) if interaction else Contact.objects.all()
+        )
+        edges.append(records.filter(**{f"{path}__gt": after}).aggregate(edge=Min(path))["edge"])
+    return min((edge for edge in edges if edge is not None), default=None)
