@@ -39,11 +39,13 @@ def contacts_evaluate(
     rounds = _change_rounds(change)
     if not contact_ids or not rounds:
         return 0
-    now = now or _next_second(timezone.now())
     evaluated, moved = 0, set()
     with transaction.atomic():
         locks.lock_partitions(contact_ids)
         live = locks.share_segments({segment.pk for segments in rounds for segment, _ in segments})
+        # Read once the locks are held: never older than the clock of a full evaluation or
+        # a time sweep that committed while this batch waited (``time_driven`` relies on it).
+        now = now or _next_second(timezone.now())
         for segments in rounds:
             due = [
                 live[segment.pk]
