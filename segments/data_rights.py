@@ -10,7 +10,11 @@ from .models import MembershipChange, SegmentMembership
 
 @export_section("segments")
 def contact_segments(contact: Contact) -> dict[str, list[dict]]:
-    """The segments the contact is in, and every time they joined or left one, oldest first."""
+    """The segments the contact is in, and every change recorded for them, oldest first.
+
+    Joining a segment as it went live is the membership's ``added_at``: going live is
+    logged once for the segment (a snapshot naming nobody), not once per member.
+    """
     memberships = (
         SegmentMembership.objects.filter(contact=contact)
         .order_by("added_at", "pk")

@@ -160,9 +160,17 @@ class Evaluation(models.Model):
 
 
 class MembershipChange(models.Model):
+    """One entry of a segment's change feed: a contact added or removed, or a snapshot.
+
+    Going live writes one snapshot (no contact; ``size`` members) instead of a row per
+    member: "the members are those of ``members/``". Every later change is per contact,
+    so a snapshot and the changes after it give the members.
+    """
+
     class Change(models.TextChoices):
         ADDED = "added", "Added"
         REMOVED = "removed", "Removed"
+        SNAPSHOT = "snapshot", "Snapshot"
 
     # An append-only log written by set-based inserts: the database checks no foreign
     # keys on it (they cost most of an evaluation's commit); Django still cascades.
@@ -175,10 +183,17 @@ class MembershipChange(models.Model):
         db_constraint=False,
     )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     change = models.CharField(max_length=10, choices=Change.choices)
     at = models.DateTimeField()
+    # A snapshot's member count; empty for a contact's change.
+    size = models.PositiveIntegerField(null=True, blank=True)
     evaluation = models.ForeignKey(
         Evaluation,
         null=True,
@@ -192,7 +207,13 @@ class MembershipChange(models.Model):
         indexes = [models.Index(fields=["segment", "at", "id"], name="membership_change_segment")]
 
     def __str__(self) -> str:
+        if self.is_snapshot:
+            return f"went live with {self.size} members at {self.at:%Y-%m-%d %H:%M}"
         return f"{self.contact_id} {self.change} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.change == self.Change.SNAPSHOT
 
 
 class SegmentTemplate(models.Model):

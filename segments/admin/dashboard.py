@@ -125,7 +125,11 @@ def _recent_changes(live: list[Segment], *, names: bool) -> RecentChanges:
         change.segment = by_segment[change.segment_id]
     if names:
         return RecentChanges(rows=newest)
-    tally = Counter((change.segment_id, change.change) for change in newest)
+    tally: Counter = Counter()
+    for change in newest:
+        # Going live added the snapshot's members, all at once.
+        kind = MembershipChange.Change.ADDED if change.is_snapshot else change.change
+        tally[change.segment_id, kind] += change.size if change.is_snapshot else 1
     return RecentChanges(
         counts=[
             (

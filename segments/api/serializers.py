@@ -1,5 +1,6 @@
 """The request and response bodies of the segment API."""
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from marketing_lists.models import MarketingList
@@ -89,11 +90,46 @@ class MemberSerializer(serializers.Serializer):
     added_at = serializers.DateTimeField()
 
 
-class ChangeSerializer(serializers.Serializer):
+class ContactChangeSerializer(serializers.Serializer):
     contact = serializers.IntegerField(source="contact_id")
     email = serializers.EmailField()
-    change = serializers.ChoiceField(choices=MembershipChange.Change.choices)
+    change = serializers.ChoiceField(
+        choices=[MembershipChange.Change.ADDED.value, MembershipChange.Change.REMOVED.value]
+    )
     at = serializers.DateTimeField()
+
+
+class SnapshotSerializer(serializers.Serializer):
+    change = serializers.ChoiceField(choices=[MembershipChange.Change.SNAPSHOT.value])
+    evaluation = serializers.IntegerField(
+        source="evaluation_id", allow_null=True, help_text="The evaluation that went live."
+    )
+    size = serializers.IntegerField(
+        help_text="Members at that evaluation: the members/ of that instant. Read members/ "
+        "then apply the entries after this one."
+    )
+    at = serializers.DateTimeField()
+
+
+class ChangeSerializer(serializers.Serializer):
+    """A feed entry: a contact added or removed, or the snapshot of going live."""
+
+    def to_representation(self, instance):
+        if instance["change"] == MembershipChange.Change.SNAPSHOT:
+            return SnapshotSerializer(instance).data
+        return ContactChangeSerializer(instance).data
+
+
+CHANGE_ENTRIES = PolymorphicProxySerializer(
+    component_name="MembershipChange",
+    serializers={
+        MembershipChange.Change.ADDED.value: ContactChangeSerializer,
+        MembershipChange.Change.REMOVED.value: ContactChangeSerializer,
+        MembershipChange.Change.SNAPSHOT.value: SnapshotSerializer,
+    },
+    resource_type_field_name="change",
+    many=True,
+)
 
 
 class ChangesQuerySerializer(serializers.Serializer):

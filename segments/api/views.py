@@ -22,6 +22,7 @@ from .exceptions import service_errors
 from .filters import SegmentFilter
 from .pagination import ChangePagination, MemberPagination
 from .serializers import (
+    CHANGE_ENTRIES,
     AddedSerializer,
     ChangedSerializer,
     ChangeSerializer,
@@ -216,7 +217,7 @@ class SegmentViewSet(viewsets.ModelViewSet):
                 description="Only changes at or after this time (ISO 8601).",
             )
         ],
-        responses={200: ChangeSerializer(many=True), 403: NO_CONTACT_VIEW, 409: NOT_LIVE},
+        responses={200: CHANGE_ENTRIES, 403: NO_CONTACT_VIEW, 409: NOT_LIVE},
     )
     @action(
         detail=True,
@@ -225,14 +226,22 @@ class SegmentViewSet(viewsets.ModelViewSet):
         permission_classes=MEMBER_DATA,
     )
     def changes(self, request, pk=None):
-        """Membership changes of a live segment, oldest first."""
+        """Membership changes of a live segment, oldest first.
+
+        Going live is one `snapshot` entry (`evaluation`, `size`, `at`; no contact): the
+        members then were those of `members/`. Every later change is a contact's `added`
+        or `removed`. To follow a segment: on a snapshot, replace your copy with
+        `members/` (read any time after it), then apply each later entry in order.
+        """
         query = ChangesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         with service_errors():
             changes = services.segment_changes(
                 segment=self.get_object(), since=query.validated_data.get("since")
             )
-        changes = changes.values("id", "contact_id", "change", "at", email=F("contact__email"))
+        changes = changes.values(
+            "id", "contact_id", "change", "at", "evaluation_id", "size", email=F("contact__email")
+        )
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(ChangeSerializer(page, many=True).data)
 

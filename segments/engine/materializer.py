@@ -1,7 +1,8 @@
 """The materializer: set-based SQL that moves stored members to a target set.
 
 A full evaluation is ``INSERT … SELECT`` and ``DELETE … WHERE IN (SELECT …)``: the
-database does the diff, Python never sees a contact id, and memory does not grow
+database does the diff (or, for a segment without members, inserts the target straight
+and logs one snapshot), Python never sees a contact id, and memory does not grow
 with the segment. A change-driven evaluation examines a few contacts against many
 segments at once: one query for all their targets, one for their stored members,
 and bulk writes only where someone moved. Callers run either inside one
@@ -138,11 +139,38 @@ def _stage_target(cursor, target: QuerySet) -> int:
     return size
 
 
+def _go_live(cursor, run: _Run, target: QuerySet) -> int:
+    """A segment without members takes the target as it is, logged as one snapshot.
+
+    Nothing to compare with, so no staging and no diff: one ``INSERT … SELECT`` as a
+    hand-written one would do. The change feed says "snapshot of ``size`` members"
+    once, rather than once per member (a second write of each member).
+    """
+    sql, params = _sql(target)
+    cursor.execute(
+        f"INSERT INTO {MEMBERS} (segment_id, added_at, contact_id) "
+        f"SELECT %s, %s, t.* FROM ({sql}) t",
+        (run.segment_id, run.at, *params),
+    )
+    size = cursor.rowcount
+    if size:
+        cursor.execute(
+            f"INSERT INTO {CHANGES} (segment_id, contact_id, change, at, evaluation_id, size) "
+            f"VALUES (%s, NULL, %s, %s, %s, %s)",
+            (run.segment_id, MembershipChange.Change.SNAPSHOT, run.at, run.evaluation_id, size),
+        )
+    return size
+
+
 def materialize(
     *, segment_id: int, target: QuerySet, evaluation_id: int, at: datetime.datetime
 ) -> Diff:
     """Make the stored members equal ``target`` (a query of contact ids)."""
     run = _Run(segment_id, evaluation_id, at)
+    if not SegmentMembership.objects.filter(segment_id=segment_id).exists():
+        with connection.cursor() as cursor:
+            size = _go_live(cursor, run, target)
+        return Diff(size, 0, size)
     with connection.cursor() as cursor:
         size = _stage_target(cursor, target)
         departed = f"NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.id = m.contact_id)"

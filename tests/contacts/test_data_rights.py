@@ -7,6 +7,7 @@ import logging
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
+from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
 from contacts import services
@@ -108,9 +109,12 @@ def test_export_holds_the_profile_and_every_part_of_the_contacts_history(world):
 
     segments = document["segments"]
     assert [m["segment_name"] for m in segments["memberships"]] == ["Chicagoans"]
+    # Joining Chicagoans as it went live is its membership's added_at: going live
+    # records one snapshot for the segment, naming nobody.
+    went_live = world["live"].evaluations.get().started_at
+    assert segments["memberships"][0]["added_at"] == DjangoJSONEncoder().default(went_live)
     assert [(c["segment_name"], c["change"]) for c in segments["history"]] == [
         ("Picked", "added"),
-        ("Chicagoans", "added"),
         ("Picked", "removed"),
     ]
 
@@ -158,6 +162,8 @@ def test_erasing_deletes_the_history_and_keeps_consent_evidence_anonymised(world
     assert not Contact.objects.filter(pk=ada_id).exists()
     for model in (Interaction, ListMembership, SegmentMembership, MembershipChange):
         assert not model.objects.filter(contact_id=ada_id).exists(), model
+    # The going-live snapshot names nobody and stays: the feed still starts with it.
+    assert live.changes.filter(change="snapshot", size=2).exists()
     # Consent events stay, linked to no contact and holding no address or browser.
     kept = ConsentEvent.objects.filter(contact=None)
     assert kept.count() == 3
@@ -174,7 +180,7 @@ def test_erasing_deletes_the_history_and_keeps_consent_evidence_anonymised(world
             "contacts.Contact": 1,
             "interactions.Interaction": 2,
             "marketing_lists.ListMembership": 2,
-            "segments.MembershipChange": 3,
+            "segments.MembershipChange": 2,
             "segments.SegmentMembership": 1,
         },
         "anonymised": {"marketing_lists.ConsentEvent": 3},
@@ -271,7 +277,7 @@ def test_admin_erase_asks_first_and_says_what_is_deleted_and_kept(world, superus
     message = [str(m) for m in superuser_client.get(CHANGELIST).context["messages"]]
     assert message == [
         "Erased 1 contact: deleted contacts: 1, interactions: 2, list memberships: 2, "
-        "membership changes: 3, segment memberships: 1; kept anonymised log entries: 1, "
+        "membership changes: 2, segment memberships: 1; kept anonymised log entries: 1, "
         "consent events: 3."
     ]
 

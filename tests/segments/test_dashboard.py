@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from contacts.models import Contact
 from marketing_lists import services as lists
 from marketing_lists.models import MarketingList
 from segments import services
@@ -37,17 +38,21 @@ def test_marketer_sees_live_segments_with_size_trend_and_changes(
     client, make_user, chicago, django_capture_on_commit_callbacks
 ):
     segment, ada = chicago
-    # A second evaluation, so the trend has two points.
+    bob = Contact.objects.get(email="bob@example.com")
+    # A second evaluation, so the trend has two points; Bob moves in after it.
     with django_capture_on_commit_callbacks(execute=True):
         services.segment_refresh(segment=Segment.objects.get(pk=segment.pk))
+        bob.city = "Chicago"
+        bob.save()
     user = make_user("segments.view_segment", "contacts.view_contact", is_staff=True)
     page = home(client, user)
     assert "Live segments" in page
     assert reverse("admin:segments_segment_change", args=[segment.pk]) in page
     assert 'class="crm-sparkline"' in page and "<polyline points=" in page
-    # Recent changes name the contact for someone allowed to see contacts.
-    assert "ada@example.com" in page
-    assert "Added" in page
+    # Going live is one line; later changes name the contact for someone allowed to see them.
+    assert "Went live with 1 member<" in page
+    assert "bob@example.com" in page and "Added" in page
+    assert "ada@example.com" not in page
 
 
 def test_without_view_contact_changes_are_counted_not_named(client, make_user, chicago):
@@ -55,6 +60,9 @@ def test_without_view_contact_changes_are_counted_not_named(client, make_user, c
     page = home(client, user)
     assert "ada@example.com" not in page
     assert "naming contacts takes permission to view contacts" in page
+    # Going live with Ada counts as one contact added.
+    row = page[page.index("Chicago</a></th>") :]
+    assert '<td class="crm-number">1</td><td class="crm-number">0</td>' in row
 
 
 def test_failed_segments_are_listed_with_their_error(client, make_user, chicago):

@@ -80,6 +80,8 @@ def test_a_large_evaluation_is_split_into_messages_of_1000_ids(make_contact, end
     endpoint = endpoint_for(events=[Event.SEGMENT_MEMBERS_CHANGED])
     segment = live_segment("Lyonnais", {"field": "city", "op": "eq", "value": "Lyon"})
     messages = list(endpoint.messages.order_by("pk"))
+    # Going live logged one snapshot; listeners still get every member's id.
+    assert list(segment.changes.values_list("change", "size")) == [("snapshot", 2100)]
     assert [len(m.payload["data"]["added"]) for m in messages] == [1000, 1000, 100]
     sent = {c for m in messages for c in m.payload["data"]["added"]}
     assert sent == set(segment.memberships.values_list("contact_id", flat=True))

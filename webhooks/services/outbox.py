@@ -2,7 +2,8 @@
 
 Writing here is all a change pays: no HTTP in its transaction. When nobody listens
 it costs one query (the active endpoints); a segment's member ids are read from its
-change log only for an endpoint that wants them, 1,000 to a message.
+change log (or, for a go-live, its members) only for an endpoint that wants them,
+1,000 to a message.
 """
 
 import datetime
@@ -10,10 +11,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from segments.models import MembershipChange
+from segments.models import MembershipChange, SegmentMembership
 
 from ..models import Endpoint, Event, OutboxMessage
 
@@ -76,20 +78,33 @@ def queue_delivery(endpoint_ids: list[int]) -> None:
         )
 
 
+def _pages(rows: QuerySet, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
+    """``rows`` as lists of ``fields`` tuples, 1,000 at a time, keyed on the first field."""
+    key, rows = fields[0], rows.order_by(fields[0])
+    page = list(rows.values_list(*fields)[:IDS_PER_MESSAGE])
+    while page:
+        yield page
+        after = rows.filter(**{f"{key}__gt": page[-1][0]})
+        page = list(after.values_list(*fields)[:IDS_PER_MESSAGE])
+
+
 def members_changed_payloads(*, segment_id: int, evaluation_id: int) -> Iterator[dict]:
-    """The evaluation's change log, 1,000 contact ids to a payload, read a page at a time."""
-    changes = MembershipChange.objects.filter(evaluation_id=evaluation_id).order_by("pk")
-    after = 0
-    while True:
-        page = list(
-            changes.filter(pk__gt=after).values_list("pk", "contact_id", "change")[:IDS_PER_MESSAGE]
-        )
-        if not page:
-            return
-        after = page[-1][0]
+    """The evaluation's changes, 1,000 contact ids to a payload, read a page at a time.
+
+    Going live is logged as one snapshot rather than a row per member: its additions
+    are the segment's members, read here in the evaluating transaction, so listeners
+    get the same messages as for any other evaluation.
+    """
+    payload = {"segment_id": segment_id, "evaluation_id": evaluation_id}
+    changes = MembershipChange.objects.filter(evaluation_id=evaluation_id)
+    if changes.filter(change=MembershipChange.Change.SNAPSHOT).exists():
+        members = SegmentMembership.objects.filter(segment_id=segment_id)
+        for page in _pages(members, ("contact_id",)):
+            yield {**payload, "added": [c for (c,) in page], "removed": []}
+        return
+    for page in _pages(changes, ("pk", "contact_id", "change")):
         yield {
-            "segment_id": segment_id,
-            "evaluation_id": evaluation_id,
+            **payload,
             "added": [c for _, c, kind in page if kind == MembershipChange.Change.ADDED],
             "removed": [c for _, c, kind in page if kind == MembershipChange.Change.REMOVED],
         }
