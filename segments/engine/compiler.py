@@ -1,207 +1,26 @@
 """The compiler: a validated definition becomes one queryset of contact ids.
 
-Profile conditions come from ``conditions``; here blocks become predicates on contacts
-(``Exists`` and grouped semi-joins for behaviour, membership reads for segments and
-lists), joined left to right, or set operations where that is faster.
+Profile conditions come from ``conditions``, behavior blocks from ``behavior``; here
+blocks become predicates on contacts (membership reads for segments and lists), joined
+left to right, or set operations where that is faster.
 """
 
 import datetime
-import decimal
 import functools
 import json
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import (
-    Avg,
-    Count,
-    Exists,
-    Expression,
-    F,
-    FloatField,
-    Func,
-    IntegerField,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-)
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import (
-    Exact,
-    GreaterThan,
-    GreaterThanOrEqual,
-    IsNull,
-    LessThan,
-    LessThanOrEqual,
-)
 
 from contacts.models import Contact
-from interactions.models import Interaction
 from marketing_lists.models import ListMembership
 
-from . import registry
-from .conditions import Clock, condition_q, value_expression
+from .behavior import behavior_ids, behavior_q
+from .conditions import Clock, condition_q
 
 # --- blocks -------------------------------------------------------------------------------------
-
-
-def _count_predicate(count: dict) -> tuple[int, int | None]:
-    """A count condition as an inclusive range [low, high]; high None means unbounded."""
-    op, value = count["op"], count["value"]
-    if op == "between":
-        return value[0], value[1]
-    return {"eq": (value, value), "gte": (value, None), "lte": (0, value)}[op]
-
-
-def _interactions(block: dict, clock: Clock) -> QuerySet:
-    matching = Interaction.objects.filter(type=block["interaction"])
-    if "where" in block:
-        matching = matching.filter(condition_q(block["where"], clock, interaction=True))
-    if "within" in block:
-        window = {"field": "occurred_at", "op": "in_last", "value": block["within"]}
-        matching = matching.filter(condition_q(window, clock, interaction=True))
-    elif "between" in block:
-        window = {"field": "occurred_at", "op": "between", "value": block["between"]}
-        matching = matching.filter(condition_q(window, clock, interaction=True))
-    return matching.order_by()
-
-
-def _contacts_counted(matching: QuerySet, low: int, high: int | None) -> QuerySet:
-    """Contact ids with between low and high (inclusive) matching interactions, low >= 1.
-
-    A grouped semi-join: one pass over the matching interactions, not a count per contact.
-    """
-    having = Q(n__gte=low) if high is None else Q(n__gte=low, n__lte=high)
-    return matching.values("contact_id").annotate(n=Count("pk")).filter(having).values("contact_id")
-
-
-def _counted_per_contact(matching: QuerySet, low: int, high: int | None) -> Q:
-    """Contacts with between low and high matching interactions, counted for each contact.
-
-    For a few contacts in scope: an index probe each, where a grouped semi-join would
-    count every contact's interactions first.
-    """
-    count = Subquery(
-        matching.filter(contact_id=OuterRef("pk"))
-        .annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
-        .values("n")
-    )
-    in_range = Q(GreaterThanOrEqual(count, low))
-    if high is not None:
-        in_range &= Q(LessThanOrEqual(count, high))
-    return in_range
-
-
-# --- aggregates of a number property (version 2) ----------------------------------------------
-
-AGGREGATES = {"sum": Sum, "avg": Avg, "min": Min, "max": Max}
-AGGREGATE_LOOKUPS = {
-    "eq": Exact,
-    "gt": GreaterThan,
-    "gte": GreaterThanOrEqual,
-    "lt": LessThan,
-    "lte": LessThanOrEqual,
-}
-
-
-def _property_number(aggregate: dict) -> Expression:
-    """The property's value where it is a JSON number, else NULL (which aggregates skip)."""
-    return value_expression(registry.resolve(aggregate["field"], registry.NUMBER, interaction=True))
-
-
-def aggregate_expression(aggregate: dict) -> Expression:
-    """The aggregate as double precision; NULL over no numbers, except that a sum is then 0."""
-    fn = AGGREGATES[aggregate["fn"]](_property_number(aggregate), output_field=FloatField())
-    return Coalesce(fn, 0.0) if aggregate["fn"] == "sum" else fn
-
-
-def _aggregate_test(value: Expression, aggregate: dict) -> Q:
-    """The aggregate's condition on a (non-NULL) value."""
-    op, wanted = aggregate["op"], aggregate["value"]
-    if op == "between":
-        low, high = (_float(item) for item in wanted)
-        return Q(GreaterThanOrEqual(value, low)) & Q(LessThanOrEqual(value, high))
-    return Q(AGGREGATE_LOOKUPS[op](value, _float(wanted)))
-
-
-def aggregate_holds(aggregate: dict, value: float | None) -> bool:
-    """The aggregate's condition on a value computed already; never true of no value."""
-    if value is None:
-        return False
-    op, wanted = aggregate["op"], aggregate["value"]
-    if op == "between":
-        return _float(wanted[0]) <= value <= _float(wanted[1])
-    compare = {
-        "eq": value == _float(wanted),
-        "gt": value > _float(wanted),
-        "gte": value >= _float(wanted),
-        "lt": value < _float(wanted),
-        "lte": value <= _float(wanted),
-    }
-    return compare[op]
-
-
-def _float(value) -> float:
-    """A validated number (possibly given as text) as the double the database compares."""
-    return float(decimal.Decimal(str(value)))
-
-
-def _aggregate_q(matching: QuerySet, aggregate: dict, *, scoped: bool) -> Q:
-    """Contacts whose aggregate over their matching interactions satisfies its condition.
-
-    Contacts without a number have no avg/min/max (never matched) and a sum of 0.
-    """
-    if scoped:
-        # One probe per contact in scope, as for counts.
-        fn = AGGREGATES[aggregate["fn"]].function
-        per_contact = Subquery(
-            matching.filter(contact_id=OuterRef("pk"))
-            .annotate(a=Func(_property_number(aggregate), function=fn, output_field=FloatField()))
-            .values("a")
-        )
-        if aggregate["fn"] == "sum":
-            return _aggregate_test(Coalesce(per_contact, 0.0), aggregate)
-        # IS NOT NULL first, so that the complement (NOT) includes contacts without a value.
-        return Q(IsNull(per_contact, False)) & _aggregate_test(per_contact, aggregate)
-    grouped = matching.values("contact_id").annotate(a=aggregate_expression(aggregate))
-    holds = _aggregate_test(F("a"), aggregate)
-    if aggregate["fn"] == "sum" and aggregate_holds(aggregate, 0.0):
-        # A sum of nothing holds: everyone except contacts whose (non-empty) sum fails.
-        return ~Q(pk__in=grouped.filter(~holds).values("contact_id"))
-    return Q(pk__in=grouped.filter(holds).values("contact_id"))
-
-
-def behavior_value(block: dict, clock: Clock, contact_id: int) -> float | int | None:
-    """One contact's count (or aggregate) of the block's matching interactions."""
-    matching = _interactions(block, clock).filter(contact_id=contact_id)
-    if "aggregate" in block:
-        return matching.aggregate(a=aggregate_expression(block["aggregate"]))["a"]
-    return matching.count()
-
-
-def behavior_q(block: dict, clock: Clock, *, scoped: bool = False) -> Q:
-    matching = _interactions(block, clock)
-    if "aggregate" in block:
-        return _aggregate_q(matching, block["aggregate"], scoped=scoped)
-    low, high = _count_predicate(block.get("count", {"op": "gte", "value": 1}))
-    if (low, high) == (0, None):
-        return Q(pk__isnull=False)  # everyone; an empty Q() would vanish from an "or"
-    if (low, high) == (1, None):
-        return Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
-    if high == 0:
-        return ~Q(Exists(matching.filter(contact_id=OuterRef("pk"))))
-    if scoped:
-        return _counted_per_contact(matching, low, high)
-    if low >= 1:
-        return Q(pk__in=_contacts_counted(matching, low, high))
-    # The count admits 0: everyone except contacts whose (non-zero) count is out of range.
-    return ~Q(pk__in=_contacts_counted(matching, high + 1, None))
-
 
 ID_SET_KINDS = ("segment", "list")
 
@@ -325,6 +144,19 @@ def _set_operations(blocks: list[dict], scoped: bool) -> QuerySet:
     return result
 
 
+def _single_behavior_ids(blocks: list[dict], clock: Clock) -> QuerySet | None:
+    """A definition that is one behavior block (or groups of just that) as ``behavior_ids``.
+
+    ``pk IN (grouped ...)`` joined every contact to the groups, and PostgreSQL ran it
+    as a parallel hash join in which each worker grouped the interactions again.
+    """
+    while len(blocks) == 1 and blocks[0]["kind"] == "group":
+        blocks = blocks[0]["blocks"]
+    if len(blocks) != 1 or blocks[0]["kind"] != "behavior":
+        return None
+    return behavior_ids(blocks[0], clock)
+
+
 def compile_definition(definition: dict, clock: Clock, *, scoped: bool = False) -> QuerySet:
     """A validated definition as one query of contact ids (a flat ``values_list``).
 
@@ -336,6 +168,8 @@ def compile_definition(definition: dict, clock: Clock, *, scoped: bool = False) 
     # portable (SQLite cannot parenthesise a compound SELECT).
     if all(block["kind"] in ID_SET_KINDS for block in blocks):
         return _set_operations(blocks, scoped)
+    if not scoped and (ids := _single_behavior_ids(blocks, clock)) is not None:
+        return ids.values_list("contact_id", flat=True)
     q = definition_q(definition, clock, scoped=scoped)
     if scoped:
         q &= Q(pk__in=_in_scope())

@@ -10,7 +10,8 @@ from typing import Any
 from contacts.models import Contact
 
 from ..engine import Clock
-from ..engine.compiler import behavior_value, block_q
+from ..engine.behavior import behavior_value
+from ..engine.compiler import block_q
 from ..models import Segment, SegmentMembership
 from .definitions import clock_for
 from .errors import SegmentError
