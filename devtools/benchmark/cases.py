@@ -159,16 +159,20 @@ def aggregate_case(key: str, total: float, days: int = 365) -> Case:
         "within": {"amount": days, "unit": "days"},
         "aggregate": {"fn": "sum", "field": "properties.amount", "op": "gte", "value": total},
     }
-    sql = (
+    return Case(
+        key,
+        {"version": 2, "blocks": [block]},
+        lambda: (spent_sql(), (PURCHASE, *_window(days), float(total))),
+    )
+
+
+def spent_sql() -> str:
+    """Contacts whose purchases of a type, from one instant to another, add up to a total."""
+    return (
         f"SELECT contact_id AS id FROM {table(Interaction)} WHERE type = %s "
         f"AND occurred_at >= %s AND occurred_at <= %s "
         f"AND jsonb_typeof(properties -> 'amount') = 'number' "
         f"GROUP BY contact_id HAVING sum((properties ->> 'amount')::float8) >= %s"
-    )
-    return Case(
-        key,
-        {"version": 2, "blocks": [block]},
-        lambda: (sql, (PURCHASE, *_window(days), float(total))),
     )
 
 
