@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
 from contacts.models import Contact
@@ -41,10 +41,23 @@ class TimeLeaf:
         """The (low, high) values the leaf's window reaches at this clock."""
         return window_bounds(self.spec, clock, self.op, self.value)
 
-    def records(self) -> QuerySet:
+    def swept(self, bound: int, low: Any, high: Any) -> QuerySet:
+        """Ids of the contacts with a value between ``low`` and ``high`` (inclusive) for
+        the low (0) or high (1) bound of the window."""
+        value = value_expression(self.spec)
+        between = Q(GreaterThanOrEqual(value, low)) & Q(LessThanOrEqual(value, high))
         if self.interaction is None:
-            return Contact.objects.order_by()
-        return Interaction.objects.filter(type=self.interaction).order_by()
+            return Contact.objects.filter(between).order_by().values_list("id", flat=True)
+        records = Interaction.objects.filter(between, type=self.interaction)
+        if self.spec.path == "occurred_at" and self._is_now(bound):
+            # "Now" crosses only what was stored future-dated: an interaction stored after
+            # it occurred was evaluated (as a data change) at a clock past its instant.
+            records = records.filter(occurred_at__gt=F("created_at"))
+        return records.order_by().values_list("contact_id", flat=True)
+
+    def _is_now(self, bound: int) -> bool:
+        """Whether a bound is "now": the end of a datetime ``in_last``, the start of ``in_next``."""
+        return self.spec.type == registry.DATETIME and bound == (1 if self.op == "in_last" else 0)
 
 
 def time_leaves(definition: dict) -> list[TimeLeaf]:
@@ -89,21 +102,16 @@ def crossing_contacts(
         return None
     before, after = Clock.for_zone(zone, since), Clock.for_zone(zone, until)
     parts = [
-        leaf.records()
-        .filter(_between(leaf.spec, *sorted((old, new))))
-        .values_list("contact_id" if leaf.interaction else "id", flat=True)
+        leaf.swept(bound, *sorted((old, new)))
         for leaf in leaves
-        for old, new in zip(leaf.bounds(before), leaf.bounds(after), strict=True)
+        for bound, (old, new) in enumerate(
+            zip(leaf.bounds(before), leaf.bounds(after), strict=True)
+        )
         if old != new
     ]
     if not parts:
         return Contact.objects.none().values_list("id", flat=True)
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
-
-
-def _between(spec: registry.Field, low: Any, high: Any) -> Q:
-    value = value_expression(spec)
-    return Q(GreaterThanOrEqual(value, low)) & Q(LessThanOrEqual(value, high))
 
 
 def next_day_edge(

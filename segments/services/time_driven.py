@@ -14,8 +14,8 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from ..engine.dependencies import DataChange
@@ -27,8 +27,8 @@ from .evaluation import live_segments_in_dependency_order
 
 logger = logging.getLogger("segments.services")
 
-# Swept again at each tick: a change-driven batch may have evaluated a contact at a
-# clock slightly older than the one ``time_checked_at`` records.
+# Swept again at each tick: a change-driven batch on another machine may have evaluated a
+# contact with a clock a little behind the one ``time_checked_at`` records.
 OVERLAP = datetime.timedelta(minutes=5)
 
 
@@ -59,50 +59,64 @@ def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
     first future value a "now" bound will pass.
     """
     now = now or timezone.now()
-    following, edges, swept = [], [], []
-    for segment in live_segments_in_dependency_order():
+    following = _following()
+    checked = _checked_at([segment.pk for segment in following])
+    sweeps, untouched = [], []
+    for segment in following:
+        since = checked.get(segment.pk)
+        if since is None or since >= now:
+            continue
         try:
-            if not time_leaves(segment.definition):
+            crossing = crossing_contacts(
+                segment.definition, segment.time_zone, since - OVERLAP, now
+            )
+            contact_ids = sorted(crossing)
+            if not contact_ids:
+                untouched.append(segment.pk)
                 continue
-            edges.append(next_day_edge(segment.definition, segment.time_zone, now))
-            following.append(segment.definition)
-            sweep = _sweep(segment, now)
+            sweep = _sweep(segment, contact_ids, now)
         except Exception:
             logger.exception("time sweep failed", extra={"segment": segment.pk})
             continue
         if sweep is not None:
-            swept.append(sweep)
-    edges.append(next_now_edge(following, now))
+            sweeps.append(sweep)
     return TimeStep(
-        segments_swept=len(swept),
-        contacts_examined=sum(sweep.examined for sweep in swept),
-        segments_moved=sum(sweep.moved for sweep in swept),
-        next_edge=min((edge for edge in edges if edge is not None), default=None),
+        segments_swept=len(sweeps) + _advance(untouched, now),
+        contacts_examined=sum(sweep.examined for sweep in sweeps),
+        segments_moved=sum(sweep.moved for sweep in sweeps),
+        next_edge=_next_edge(following, now),
     )
 
 
-def _sweep(segment: Segment, now: datetime.datetime) -> _Sweep | None:
+def _following() -> list[Segment]:
+    """The live segments with relative dates, each after the segments it uses."""
+    following = []
+    for segment in live_segments_in_dependency_order():
+        try:
+            if time_leaves(segment.definition):
+                following.append(segment)
+        except Exception:  # a definition stored by hand that the registry cannot read
+            logger.exception("time edges unreadable", extra={"segment": segment.pk})
+    return following
+
+
+def _sweep(segment: Segment, contact_ids: list[int], now: datetime.datetime) -> _Sweep | None:
     """Re-evaluate the contacts that crossed an edge of ``segment`` since it last looked.
 
-    None when there was nothing to sweep: another tick holds the segment, a full
-    evaluation is running on it or got there first, or it is no longer live.
+    None when another tick holds the segment, a full evaluation is running on it or
+    got there first, or it is no longer live: the next tick sweeps again.
     """
     with transaction.atomic():
         if not locks.claim_time_sweep(segment.pk):
             return None
-        checked = _checked_at(segment.pk)
-        if checked is None or checked >= now:
-            return None
-        crossing = crossing_contacts(segment.definition, segment.time_zone, checked - OVERLAP, now)
-        contact_ids = sorted(crossing)
         locks.lock_partitions(contact_ids)
         held = locks.share_segments({segment.pk}, skip_locked=True).get(segment.pk)
-        if held is None or (held.time_checked_at or checked) >= now:
+        if held is None or (held.time_checked_at and held.time_checked_at >= now):
             return None
         done = evaluate_scoped([held], contact_ids, now=now, trigger=Evaluation.Trigger.TIME)
         if held.pk in done.failed:
             return None
-        Segment.objects.filter(pk=held.pk).update(time_checked_at=now)
+        _behind([held.pk], now).update(time_checked_at=now)
         move = done.moved.get(held.pk)
         if move:
             contacts_evaluate(
@@ -114,12 +128,53 @@ def _sweep(segment: Segment, now: datetime.datetime) -> _Sweep | None:
     return _Sweep(examined=len(contact_ids), moved=bool(move))
 
 
-def _checked_at(segment_pk: int) -> datetime.datetime | None:
-    """How far the segment follows time: its last sweep, or else its last full evaluation."""
-    checked = Segment.objects.filter(pk=segment_pk).values_list("time_checked_at", flat=True)
-    if checked and checked[0] is not None:
-        return checked[0]
-    full = Evaluation.objects.filter(
-        segment_id=segment_pk, scope_size__isnull=True, status=Evaluation.Status.SUCCEEDED
+def _advance(pks: list[int], now: datetime.datetime) -> int:
+    """Record that no contact crossed an edge of these segments up to ``now``.
+
+    One statement for all of them; a segment whose row is locked (a full evaluation,
+    a sweep) is left to the next tick rather than waited for.
+    """
+    if not pks:
+        return 0
+    with transaction.atomic():
+        behind = _behind(pks, now)
+        if connection.features.has_select_for_update_skip_locked:
+            behind = _behind(pks, now).filter(
+                pk__in=list(
+                    behind.select_for_update(skip_locked=True, no_key=True).values_list(
+                        "pk", flat=True
+                    )
+                )
+            )
+        return behind.update(time_checked_at=now)
+
+
+def _behind(pks: list[int], now: datetime.datetime):
+    """These segments, where they follow time up to an instant before ``now`` (or none)."""
+    return Segment.objects.filter(
+        Q(time_checked_at__lt=now) | Q(time_checked_at__isnull=True), pk__in=pks
     )
-    return full.aggregate(started=Max("started_at"))["started"]
+
+
+def _checked_at(pks: list[int]) -> dict[int, datetime.datetime]:
+    """How far each segment follows time: its last sweep, or else its last full evaluation."""
+    checked = dict(Segment.objects.filter(pk__in=pks).values_list("pk", "time_checked_at"))
+    never = [pk for pk, at in checked.items() if at is None]
+    full = Evaluation.objects.filter(
+        segment_id__in=never, scope_size__isnull=True, status=Evaluation.Status.SUCCEEDED
+    )
+    checked.update(
+        full.values("segment_id").annotate(at=Max("started_at")).values_list("segment_id", "at")
+    )
+    return {pk: at for pk, at in checked.items() if at is not None}
+
+
+def _next_edge(segments: list[Segment], now: datetime.datetime) -> datetime.datetime | None:
+    """The earliest instant after ``now`` at which time alone can move one of ``segments``."""
+    edges = [next_now_edge([segment.definition for segment in segments], now)]
+    for segment in segments:
+        try:
+            edges.append(next_day_edge(segment.definition, segment.time_zone, now))
+        except Exception:  # an unknown time zone stored by hand: its sweep failed already
+            logger.exception("next edge unknown", extra={"segment": segment.pk})
+    return min((edge for edge in edges if edge is not None), default=None)

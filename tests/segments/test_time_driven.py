@@ -259,12 +259,13 @@ def test_segments_built_on_a_moved_segment_follow_it(make_contact, make_interact
 def test_a_tick_with_nothing_due_writes_nothing(make_contact, make_interaction):
     now = timezone.now()
     contact = make_contact()
-    make_interaction(contact, "email_opened", now - DAY)
+    # Stored after it occurred, so evaluated past its instant already: "now" never crosses it.
+    make_interaction(contact, "email_opened", now - datetime.timedelta(minutes=1))
     segment = live(definition(opened(3)))
     counts = (Evaluation.objects.count(), MembershipChange.objects.count())
     step = services.segments_follow_time(now=now + datetime.timedelta(minutes=1))
     assert (Evaluation.objects.count(), MembershipChange.objects.count()) == counts
-    assert (step.segments_swept, step.segments_moved) == (1, 0)
+    assert (step.segments_swept, step.segments_moved, step.contacts_examined) == (1, 0, 0)
     assert members(segment) == {contact.pk}
 
 
