@@ -129,9 +129,15 @@ def test_the_direct_sets_are_those_of_the_contract(buyers):
     )
 
 
-def test_estimate_and_going_live_follow_the_direct_path(buyers):
+def test_estimate_sample_and_going_live_follow_the_direct_path(buyers):
     definition = total("sum", "gte", 40)
     assert services.definition_estimate(definition=definition) == 3
+    assert services.definition_estimate_funnel(definition=definition)["blocks"] == [3]
+    sample = services.definition_sample(definition=definition)
+    assert [contact["id"] for contact in sample] == sorted(
+        [buyers["big"], buyers["mixed"], buyers["old"]]
+    )
+    # Erasing a contact deletes its interactions: no id of a contact that is gone.
     contact_erase(contact=Contact.objects.get(pk=buyers["big"]))
     assert set(compile_definition(definition, CLOCK)) == {buyers["mixed"], buyers["old"]}
     segment = services.segment_create(name="Spenders", kind="dynamic", definition=definition)
