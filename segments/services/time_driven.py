@@ -19,6 +19,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from ..engine.dependencies import DataChange
+from ..engine.materializer import selected
 from ..engine.time_edges import crossing_contacts, next_day_edge, next_now_edge, time_leaves
 from ..models import Evaluation, Segment
 from . import change_locks as locks
@@ -60,20 +61,13 @@ def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
     """
     now = now or timezone.now()
     following = _following()
-    checked = _checked_at([segment.pk for segment in following])
-    sweeps, untouched = [], []
+    crossing = _crossing(following, now)
+    sweeps = []
     for segment in following:
-        since = checked.get(segment.pk)
-        if since is None or since >= now:
+        contact_ids = crossing.get(segment.pk)
+        if not contact_ids:
             continue
         try:
-            crossing = crossing_contacts(
-                segment.definition, segment.time_zone, since - OVERLAP, now
-            )
-            contact_ids = sorted(crossing)
-            if not contact_ids:
-                untouched.append(segment.pk)
-                continue
             sweep = _sweep(segment, contact_ids, now)
         except Exception:
             logger.exception("time sweep failed", extra={"segment": segment.pk})
@@ -81,7 +75,8 @@ def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
         if sweep is not None:
             sweeps.append(sweep)
     return TimeStep(
-        segments_swept=len(sweeps) + _advance(untouched, now),
+        segments_swept=len(sweeps)
+        + _advance([pk for pk, contact_ids in crossing.items() if not contact_ids], now),
         contacts_examined=sum(sweep.examined for sweep in sweeps),
         segments_moved=sum(sweep.moved for sweep in sweeps),
         next_edge=_next_edge(following, now),
@@ -98,6 +93,32 @@ def _following() -> list[Segment]:
         except Exception:  # a definition stored by hand that the registry cannot read
             logger.exception("time edges unreadable", extra={"segment": segment.pk})
     return following
+
+
+def _crossing(segments: list[Segment], now: datetime.datetime) -> dict[int, list[int]]:
+    """The contacts each segment must examine again, for all segments in one statement.
+
+    Segments that follow time up to ``now`` already are left out.
+    """
+    checked = _checked_at([segment.pk for segment in segments])
+    targets, crossing = {}, {}
+    for segment in segments:
+        since = checked.get(segment.pk)
+        if since is None or since >= now:
+            continue
+        try:
+            query = crossing_contacts(segment.definition, segment.time_zone, since - OVERLAP, now)
+        except Exception:  # an unknown time zone stored by hand
+            logger.exception("time edges unreadable", extra={"segment": segment.pk})
+            continue
+        if query.query.is_empty():
+            crossing[segment.pk] = []
+        else:
+            targets[segment.pk] = query.query.sql_with_params()
+    if targets:
+        with transaction.atomic():
+            crossing.update((pk, sorted(ids)) for pk, ids in selected(targets, []).items())
+    return crossing
 
 
 def _sweep(segment: Segment, contact_ids: list[int], now: datetime.datetime) -> _Sweep | None:
