@@ -149,12 +149,15 @@ def measure_ingest(run: Run, contacts: int, interactions: int, seed: int) -> dic
 
 
 @contextmanager
-def _api_token() -> Iterator[str]:
-    """The token of a user who may add interactions and nothing else; deleted afterwards."""
+def api_token(*permissions: str) -> Iterator[str]:
+    """The token of a user who has these permissions ("app_label.codename") and no other;
+    deleted afterwards."""
     user, _ = User.objects.get_or_create(username=API_USER)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="interactions", codename="add_interaction")
-    )
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
     token, _ = Token.objects.get_or_create(user=user)
     try:
         yield token.key
@@ -188,7 +191,7 @@ def measure_api_ingest(run: Run, contacts: int, interactions: int, seed: int) ->
     # A rate no run reaches: the throttle must not refuse the benchmark's own requests.
     server = processes.web_server(workers=WEB_WORKERS, API_THROTTLE_USER="1000000/s")
     with (
-        _api_token() as token,
+        api_token("interactions.add_interaction") as token,
         server as url,
         interactions_added() as added,
         ThreadPoolExecutor(WEB_WORKERS) as clients,

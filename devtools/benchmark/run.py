@@ -39,6 +39,7 @@ from .measure import (
     tasks_in_process,
     timed,
 )
+from .stream import STREAM_SECONDS, measure_stream
 from .webhooks import measure_webhooks
 
 
@@ -47,7 +48,14 @@ def _peak_rss_mb() -> float:
 
 
 def _measure(
-    run: Run, *, contacts: int, interactions: int, seed: int, samples: int, live_segments: int
+    run: Run,
+    *,
+    contacts: int,
+    interactions: int,
+    seed: int,
+    samples: int,
+    live_segments: int,
+    stream_seconds: float,
 ) -> dict:
     run.say("Definitions: estimate, full and steady evaluation")
     cases = [
@@ -74,6 +82,8 @@ def _measure(
     overall.update(measure_parallel(run, seed))
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
+    run.say("A stream of single changes through the API, with gunicorn and a qcluster")
+    overall.update(measure_stream(run, seed, seconds=stream_seconds))
     run.say("Webhooks: the same with an endpoint registered, and commit to receipt")
     overall.update(measure_webhooks(run, arrival, contacts, seed, samples))
     run.say("Admin pages and API lists, with the live segments in place")
@@ -95,6 +105,7 @@ def benchmark_run(
     keep: bool = False,
     samples: int = 200,
     live_segments: int = LIVE_SEGMENTS,
+    stream_seconds: float = STREAM_SECONDS,
     say: Callable[[str], None] = print,
     progress: bool = False,
 ) -> dict:
@@ -138,6 +149,7 @@ def benchmark_run(
                 seed=seed,
                 samples=samples,
                 live_segments=live_segments,
+                stream_seconds=stream_seconds,
             )
     finally:
         Segment.objects.filter(name__startswith=SEGMENT_PREFIX).delete()

@@ -58,6 +58,9 @@ OVERALL = {
     "batch_over_full_ratio",
     "parallel_batches_per_s",
     "parallel_speedup",
+    "stream_calls_per_s",
+    "stream_lag_ms_p50",
+    "stream_lag_ms_p95",
 }
 
 on_postgresql = pytest.mark.skipif(
@@ -75,6 +78,7 @@ def run(tmp_path, *args) -> dict:
         "--interactions=20000",
         "--samples=5",
         "--live-segments=20",
+        "--stream-seconds=1",
         f"--json={path}",
         *args,
         verbosity=0,
@@ -118,6 +122,9 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     assert overall["live_segments"] == 20
     assert set(overall["batch_curve_ms"]) == {"1", "10", "100", "1000", "5000"}
     assert overall["change_to_visible_ms_p50"] <= overall["change_to_visible_ms_p95"]
+    # The stream's 200 calls went through the API and a worker, and left nothing queued.
+    assert overall["stream_lag_ms_p50"] <= overall["stream_lag_ms_p95"]
+    assert overall["stream_backlog_after_5s"] == 0
     # The churn really changed members of the profile definition, and each set is non-trivial.
     profile = figures["definitions"]["profile"]
     assert profile["churn_added"] + profile["churn_removed"] > 0

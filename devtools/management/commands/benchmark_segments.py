@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from devtools.benchmark import BenchmarkError, benchmark_run
 from devtools.benchmark.data import LIVE_SEGMENTS
+from devtools.benchmark.stream import STREAM_RATE, STREAM_SECONDS
 from devtools.processes import ProcessFailed
 
 # The per-definition figures shown in the table, by their names in the JSON.
@@ -77,6 +78,13 @@ class Command(BaseCommand):
             help=f"Live segments during the change-driven figures (default {LIVE_SEGMENTS}).",
         )
         parser.add_argument(
+            "--stream-seconds",
+            type=float,
+            default=STREAM_SECONDS,
+            help=f"How long the stream of single changes through the API lasts, at "
+            f"{STREAM_RATE} a second (default {STREAM_SECONDS}).",
+        )
+        parser.add_argument(
             "--json", dest="json_path", metavar="PATH", help="Also write the figures to PATH."
         )
         parser.add_argument(
@@ -98,6 +106,7 @@ class Command(BaseCommand):
         samples,
         seed,
         live_segments,
+        stream_seconds,
         json_path,
         keep,
         flush,
@@ -111,6 +120,7 @@ class Command(BaseCommand):
                 interactions=interactions,
                 samples=samples,
                 live_segments=live_segments,
+                stream_seconds=stream_seconds,
                 seed=seed,
                 flush=flush,
                 keep=keep,
