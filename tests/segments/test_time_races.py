@@ -3,12 +3,17 @@
 select at the clock, and each move is logged once."""
 
 import datetime
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from devtools.processes import environment
 from segments import services
 from segments.models import MembershipChange, Segment
 from segments.services.change_locks import LOCK_SPACE, partition
@@ -87,18 +92,17 @@ def test_a_tick_killed_mid_run_changes_nothing_and_the_next_tick_catches_up(laps
     before = (members(openers), members(copy))
     checked = Segment.objects.get(pk=openers.pk).time_checked_at
     with held_elsewhere(Segment, copy.pk):
-        # The tick has moved the openers and waits to make their copy follow.
-        tick, _ = started_elsewhere(lambda: services.segments_follow_time(now=at))
-        assert waiting_for_a_lock(tick)
-        with connection.cursor() as cursor:  # its worker dies: the connection goes
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock' "
-                "AND query LIKE %s",
-                ["%FOR KEY SHARE%"],
-            )
-            assert cursor.fetchone()[0]
-        tick.join()
+        # The tick moves the openers, then waits to make their copy follow; its worker dies.
+        tick = subprocess.Popen(
+            [sys.executable, "-c", TICK.format(at=at.isoformat())],
+            cwd=settings.BASE_DIR,
+            env=environment(),
+        )
+        backend = tick_waiting(tick)
+        tick.kill()
+        tick.wait()
+    # Granted the lock at last, the orphaned backend finds no client and rolls back.
+    gone(backend)
     assert (members(openers), members(copy)) == before
     assert Segment.objects.get(pk=openers.pk).time_checked_at == checked
     assert not MembershipChange.objects.filter(evaluation__trigger="time").exists()
@@ -108,6 +112,40 @@ def test_a_tick_killed_mid_run_changes_nothing_and_the_next_tick_catches_up(laps
     for segment in (openers, copy):
         assert_true_members(segment, at + SECOND)
     assert {c.pk for c in leaving}.isdisjoint(members(copy))
+
+
+TICK = (
+    "import datetime, django; django.setup(); from segments import services; "
+    "services.segments_follow_time(now=datetime.datetime.fromisoformat('{at}'))"
+)
+
+
+def tick_waiting(tick: subprocess.Popen, timeout: float = 30) -> int:
+    """The backend of a tick process once it waits for a segment's row lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline and tick.poll() is None:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE %s",
+                ["%FOR KEY SHARE%"],
+            )
+            row = cursor.fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.05)
+    raise AssertionError("the tick never waited for the lock")
+
+
+def gone(backend: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend])
+            if cursor.fetchone() is None:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the killed tick's transaction is still open")
 
 
 def test_ticks_and_change_batches_side_by_side_leave_true_members(lapsing, make_interaction):
