@@ -18,6 +18,7 @@ from segments.engine import Clock, compile_definition
 from segments.models import MembershipChange, Segment
 from segments.services.change_locks import PARTITIONS
 
+from .changelog import assert_log_adds_up_to
 from .locks import open_elsewhere, started_elsewhere, waiting_for_a_lock
 
 pytestmark = [
@@ -113,14 +114,8 @@ def assert_invariants(segment: Segment) -> None:
     wanted = set(compile_definition(segment.definition, Clock.for_zone(segment.time_zone)))
     assert members == wanted, segment
     assert segment.member_count == len(members), segment
-    replayed: set[int] = set()
-    # In id order, as the changes feed serves them.
-    log = MembershipChange.objects.filter(segment=segment).order_by("id")
-    for contact_id, change in log.values_list("contact_id", "change"):
-        # Never added twice nor removed when absent: no doubled change.
-        assert (contact_id in replayed) == (change == "removed"), (segment, contact_id, change)
-        (replayed.discard if change == "removed" else replayed.add)(contact_id)
-    assert replayed == members, segment
+    # No doubled change: the feed, replayed, gives the members.
+    assert_log_adds_up_to(segment, members)
 
 
 def test_batches_side_by_side_with_full_evaluations_keep_every_invariant(contacts):
