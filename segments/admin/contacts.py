@@ -28,7 +28,7 @@ class SegmentMembershipInline(ContactHistoryInline):
     @admin.display(description="why")
     def why(self, membership: SegmentMembership) -> str:
         """A link to the block-by-block answer; static members were added by hand."""
-        if membership.pk is None or membership.segment.kind == Segment.Kind.STATIC:
+        if membership.segment_id is None or membership.segment.kind == Segment.Kind.STATIC:
             return ""
         url = reverse("admin:segments_segment_why", args=[membership.segment_id])
         return format_html('<a href="{}?contact={}">Why?</a>', url, membership.contact_id)

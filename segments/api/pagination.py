@@ -4,7 +4,7 @@ from rest_framework import exceptions, pagination
 
 
 class MemberPagination(pagination.CursorPagination):
-    # Keyed on the unique (segment, contact) index: fast at any depth, no COUNT.
+    # Keyed on the (segment, contact) primary key: fast at any depth, no COUNT.
     ordering = "contact_id"
     page_size = 100
     page_size_query_param = "page_size"
