@@ -20,6 +20,7 @@ SQLite runs one writer at a time; nothing is locked there.
 """
 
 from django.db import connection
+from django.db.models import Expression
 
 from ..models import Segment
 
@@ -55,6 +56,19 @@ def share_segments(pks: set[int], *, skip_locked: bool = False) -> dict[int, Seg
     sql, params = live.query.sql_with_params()
     lock = "FOR KEY SHARE SKIP LOCKED" if skip_locked else "FOR KEY SHARE"
     return {segment.pk: segment for segment in Segment.objects.raw(f"{sql} {lock}", params)}
+
+
+def share_shapes(pks: set[int], shape: Expression) -> dict[int, str]:
+    """The live ones of these segments held as ``share_segments`` does, each with its
+    ``shape`` (a digest of what its query is built from) rather than the whole row."""
+    live = Segment.objects.filter(pk__in=pks, status=Segment.Status.LIVE).order_by("pk")
+    shapes = live.values_list("pk", shape)
+    if connection.vendor != "postgresql":
+        return dict(shapes)
+    sql, params = shapes.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR KEY SHARE", params)
+        return dict(cursor.fetchall())
 
 
 def claim_time_sweep(segment_pk: int) -> bool:

@@ -3,8 +3,9 @@
 import datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from contacts.models import Contact
 from interactions.models import Interaction
@@ -12,6 +13,7 @@ from segments import services
 from segments.engine import Clock, compile_definition, scoped_sql
 from segments.engine.materializer import selected
 from segments.models import Evaluation, MembershipChange, Segment
+from segments.services import change_driven
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +189,23 @@ def test_a_segment_edited_between_two_changes_is_evaluated_as_edited(make_contac
     Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.LIVE)  # no evaluation
     services.contacts_evaluate(contact_ids=[contact.pk])
     assert members(segment) == {contact.pk}
+
+
+def test_a_segment_edited_since_it_was_kept_is_read_again_under_the_lock(make_contact):
+    """Between reading which segments a change can move and locking them, an edit may
+    commit: the batch then evaluates the edited definition, not the kept one."""
+    contact = make_contact(lead_score=40)
+    edited = live("Score over 50", profile("lead_score", "gt", 50))
+    untouched = live("Score over 60", profile("lead_score", "gt", 60))
+    kept = {segment.pk: segment for segment, _ in change_driven._live_with_uses()}
+    Segment.objects.filter(pk=edited.pk).update(definition=profile("lead_score", "gt", 30))
+
+    with transaction.atomic():
+        shared = change_driven._shared(kept)
+        change_driven.evaluate_scoped(
+            list(shared.values()), [contact.pk], now=timezone.now(), trigger="change"
+        )
+
+    assert shared[edited.pk].definition == profile("lead_score", "gt", 30)
+    assert shared[untouched.pk] is kept[untouched.pk]  # not read again
+    assert members(Segment.objects.get(pk=edited.pk)) == {contact.pk}
