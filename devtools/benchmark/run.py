@@ -40,6 +40,7 @@ from .measure import (
     timed,
 )
 from .stream import STREAM_SECONDS, measure_stream
+from .time_driven import SIMULATED_HOURS, measure_time_driven
 from .webhooks import measure_webhooks
 
 
@@ -93,6 +94,11 @@ def _measure(
     overall.update(measure_ingest(run, contacts, interactions, seed))
     run.say(f"Ingestion through the REST API under gunicorn ({WEB_WORKERS} workers)")
     overall.update(measure_api_ingest(run, contacts, interactions, seed))
+    run.say(
+        f"Time: {SIMULATED_HOURS} simulated hours of the one-minute schedule following time in "
+        f"20 live segments, against an hourly full re-evaluation of each"
+    )
+    overall.update(measure_time_driven(run, contacts, interactions, seed))
     return overall
 
 

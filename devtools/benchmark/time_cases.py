@@ -238,17 +238,20 @@ def future_data(count: int, contacts: int, seed: int) -> Iterator[list[tuple]]:
     """
     start = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     rows = _future_rows(start, count, contacts, seed)
-    with interactions_added(), connection.cursor() as cursor:
+    with interactions_added():
         Interaction.objects.bulk_create(rows, batch_size=5000)
-        cursor.execute(
-            f"UPDATE {CONTACTS} SET customer_since = %s::date + (id %% {FUTURE_DAYS + 1})::int "
-            f"WHERE customer_since IS NULL AND id %% 97 = %s RETURNING id",
-            (start.date(), seed % 97),
-        )
-        started = [pk for (pk,) in cursor.fetchall()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CONTACTS} SET customer_since = %s::date + (id %% {FUTURE_DAYS + 1})::int "
+                f"WHERE customer_since IS NULL AND id %% 97 = %s RETURNING id",
+                (start.date(), seed % 97),
+            )
+            started = [pk for (pk,) in cursor.fetchall()]
         try:
             yield sorted((row.occurred_at, row.type) for row in rows)
         finally:
-            cursor.execute(
-                f"UPDATE {CONTACTS} SET customer_since = NULL WHERE id = ANY(%s)", (started,)
-            )
+            # A cursor of its own: tasks run in-line may have closed the connection since.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {CONTACTS} SET customer_since = NULL WHERE id = ANY(%s)", (started,)
+                )

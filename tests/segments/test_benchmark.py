@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from contacts.models import Account, Contact
-from devtools.benchmark import cases
+from devtools.benchmark import cases, time_driven
 from devtools.benchmark import run as benchmark_run
 from interactions.models import Interaction
 from segments.models import Segment
@@ -61,6 +61,11 @@ OVERALL = {
     "stream_calls_per_s",
     "stream_lag_ms_p50",
     "stream_lag_ms_p95",
+    "time_ticks",
+    "time_sweep_ms_p95",
+    "time_tick_s_total",
+    "time_hourly_full_s_total",
+    "time_cost_ratio",
 }
 
 on_postgresql = pytest.mark.skipif(
@@ -68,6 +73,12 @@ on_postgresql = pytest.mark.skipif(
     reason="the benchmark runs on PostgreSQL only (DATABASE_URL=postgres://…)",
 )
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def one_simulated_hour(monkeypatch):
+    """Time is followed over one simulated hour here, not three days: the tests stay short."""
+    monkeypatch.setattr(time_driven, "SIMULATED_HOURS", 1)
 
 
 def run(tmp_path, *args) -> dict:
@@ -133,6 +144,11 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     for name in ("grouped", "aggregate"):
         assert 0 < figures["definitions"][name]["members"] < 2000, name
     assert overall["explain_ms_p50"] <= overall["explain_ms_p95"]
+    # Time: the schedule fired at least each minute, every checked instant (random polls
+    # at least) was right within a minute, and a full evaluation would change nothing.
+    assert overall["time_ticks"] >= 60 and overall["time_checked_instants"] >= 10
+    assert 0 <= overall["time_lag_s_max"] <= 60
+    assert overall["time_safety_net_changes"] == 0
     # Without --keep the generated data, the benchmark's segments and API user are gone.
     assert not Contact.objects.exists() and not Interaction.objects.exists()
     assert not Account.objects.exists() and not Segment.objects.exists()
@@ -152,6 +168,8 @@ def test_the_run_owns_its_data_flushed_first_and_kept_for_the_next(tmp_path, mak
     assert not Contact.objects.filter(email="someone@example.com").exists()
     # Kept as generated: what the run ingested and changed-to-visible is gone again.
     assert Contact.objects.count() == 2000 and Interaction.objects.count() == 20000
+    # The customers whose contract started in the simulated days have none again.
+    assert not Contact.objects.filter(customer_since__year__gte=2026).exists()
     assert not Segment.objects.exists()
 
     figures = run(tmp_path, "--keep")
