@@ -57,6 +57,9 @@ class Segment(models.Model):
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     # Membership follows the passing of time up to this instant (``services.time_driven``).
     time_checked_at = models.DateTimeField(null=True, blank=True)
+    # The next instant at which time alone can change the members: a tick does nothing
+    # for this segment before it. None when no relative date condition moves it.
+    time_edge_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
     # Derived from the definition by the services, so "who uses me" is one query.
     uses_segments = models.ManyToManyField(

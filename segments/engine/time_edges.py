@@ -149,3 +149,16 @@ def next_now_edge(
         )
         edges.append(records.filter(**{f"{path}__gt": after}).aggregate(edge=Min(path))["edge"])
     return min((edge for edge in edges if edge is not None), default=None)
+
+
+def next_edge(definition: dict, zone: str, after: datetime.datetime) -> datetime.datetime | None:
+    """The next instant after ``after`` at which time alone can change the definition's
+    members: its next local midnight, or a "now" bound passing a stored value sooner.
+
+    None when nothing in the definition moves with time.
+    """
+    day = next_day_edge(definition, zone, after)
+    if day is None:
+        return None
+    now = next_now_edge([definition], after)
+    return min(day, now) if now is not None else day

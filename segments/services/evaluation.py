@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 
 from ..engine import compile_definition
 from ..engine.materializer import Diff, materialize
+from ..engine.time_edges import next_edge
 from ..models import Evaluation, Segment
 from ..signals import members_changed
 from .definitions import clock_for
@@ -125,6 +126,7 @@ def _materialize(segment: Segment, evaluation: Evaluation) -> Diff:
     clock = clock_for(segment.time_zone)
     # Exact at this clock: the passing of time is followed from here (``time_driven``).
     segment.time_checked_at = clock.now
+    segment.time_edge_at = next_edge(segment.definition, segment.time_zone, clock.now)
     target = compile_definition(segment.definition, clock)
     return materialize(
         segment_id=segment.pk, target=target, evaluation_id=evaluation.pk, at=evaluation.started_at
@@ -143,6 +145,7 @@ def _finish(segment: Segment, evaluation: Evaluation, diff: Diff) -> None:
             "evaluation_state",
             "last_error",
             "time_checked_at",
+            "time_edge_at",
         ]
     )
     evaluation.size = segment.member_count

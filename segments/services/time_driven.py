@@ -8,6 +8,12 @@ set-based machinery of change-driven evaluation, at the tick's clock. Segments
 built on a moved segment follow as after a data change. A segment is swept in a
 transaction of its own: a failure or a worker killed mid-tick leaves its members and
 ``time_checked_at`` as they were, and the next tick sweeps the span again.
+
+Each segment stores the next instant at which time alone can change it
+(``Segment.time_edge_at``: its zone's next midnight, or sooner a future-dated value a
+"now" bound will pass); a tick looks only at the segments whose instant has come, so
+a tick with nothing due is one query and writes nothing. Ingesting a future-dated
+interaction brings the instant forward (``receivers.interactions_stored``).
 """
 
 import datetime
@@ -15,12 +21,12 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from ..engine.dependencies import DataChange
 from ..engine.materializer import selected
-from ..engine.time_edges import crossing_contacts, next_day_edge, next_now_edge, time_leaves
+from ..engine.time_edges import crossing_contacts, next_edge, time_leaves
 from ..models import Evaluation, Segment
 from . import change_locks as locks
 from .change_driven import contacts_evaluate, evaluate_scoped
@@ -50,17 +56,21 @@ class _Sweep:
 
 
 def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
-    """Bring every live segment's members up to the clock ``now`` (default: the present).
+    """Bring the live segments due at ``now`` (default: the present) up to that clock.
 
     Segments are swept each after the segments it uses; one that fails is logged
     and left for the next tick, and does not stop the others. ``segments_moved``
     counts the swept segments whose members moved (the segments built on them
     follow in the same transaction). ``next_edge`` is the earliest instant after
-    ``now`` at which time alone can move one of them: a local midnight, or the
-    first future value a "now" bound will pass.
+    ``now`` at which time alone can move a live segment (the least ``time_edge_at``).
     """
     now = now or timezone.now()
-    following = _following()
+    soonest = _live_edges().aggregate(edge=Min("time_edge_at"))["edge"]
+    if soonest is None or soonest > now:  # nothing due: one query, nothing written
+        return TimeStep(segments_swept=0, contacts_examined=0, segments_moved=0, next_edge=soonest)
+    following = _following(
+        set(_live_edges().filter(time_edge_at__lte=now).values_list("pk", flat=True))
+    )
     crossing = _crossing(following, now)
     sweeps = []
     for segment in following:
@@ -74,24 +84,39 @@ def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
             continue
         if sweep is not None:
             sweeps.append(sweep)
+    swept = len(sweeps) + _advance(
+        [pk for pk, contact_ids in crossing.items() if not contact_ids], now
+    )
+    _store_edges(following, now)
     return TimeStep(
-        segments_swept=len(sweeps)
-        + _advance([pk for pk, contact_ids in crossing.items() if not contact_ids], now),
+        segments_swept=swept,
         contacts_examined=sum(sweep.examined for sweep in sweeps),
         segments_moved=sum(sweep.moved for sweep in sweeps),
-        next_edge=_next_edge(following, now),
+        next_edge=_live_edges().aggregate(edge=Min("time_edge_at"))["edge"],
     )
 
 
-def _following() -> list[Segment]:
-    """The live segments with relative dates, each after the segments it uses."""
-    following = []
+def _live_edges():
+    """The segments a tick follows: live, evaluated, with an instant time moves them."""
+    return Segment.objects.filter(status=Segment.Status.LIVE, time_edge_at__isnull=False).exclude(
+        kind=Segment.Kind.STATIC
+    )
+
+
+def _following(due: set[int]) -> list[Segment]:
+    """The due live segments with relative dates, each after the segments it uses.
+
+    A due segment without them has no edge any more (time does not move it).
+    """
+    following, still = [], []
     for segment in live_segments_in_dependency_order():
+        if segment.pk not in due:
+            continue
         try:
-            if time_leaves(segment.definition):
-                following.append(segment)
+            (following if time_leaves(segment.definition) else still).append(segment)
         except Exception:  # a definition stored by hand that the registry cannot read
             logger.exception("time edges unreadable", extra={"segment": segment.pk})
+    Segment.objects.filter(pk__in=[segment.pk for segment in still]).update(time_edge_at=None)
     return following
 
 
@@ -190,12 +215,21 @@ def _checked_at(pks: list[int]) -> dict[int, datetime.datetime]:
     return {pk: at for pk, at in checked.items() if at is not None}
 
 
-def _next_edge(segments: list[Segment], now: datetime.datetime) -> datetime.datetime | None:
-    """The earliest instant after ``now`` at which time alone can move one of ``segments``."""
-    edges = [next_now_edge([segment.definition for segment in segments], now)]
+def _store_edges(segments: list[Segment], now: datetime.datetime) -> None:
+    """Record each segment's next edge after ``now``, once it follows time up to ``now``.
+
+    A segment left behind (failed, held by another tick) stays due for the next tick;
+    an edge a data change brought forward meanwhile (later than ``now``) is kept.
+    """
+    edges: dict[datetime.datetime | None, list[int]] = {}
     for segment in segments:
         try:
-            edges.append(next_day_edge(segment.definition, segment.time_zone, now))
+            edge = next_edge(segment.definition, segment.time_zone, now)
         except Exception:  # an unknown time zone stored by hand: its sweep failed already
             logger.exception("next edge unknown", extra={"segment": segment.pk})
-    return min((edge for edge in edges if edge is not None), default=None)
+            continue
+        edges.setdefault(edge, []).append(segment.pk)
+    for edge, pks in edges.items():
+        Segment.objects.filter(pk__in=pks, time_checked_at__gte=now, time_edge_at__lte=now).update(
+            time_edge_at=edge
+        )

@@ -256,16 +256,25 @@ def test_segments_built_on_a_moved_segment_follow_it(make_contact, make_interact
         assert_exact(segment, midnight + SECOND, monkeypatch)
 
 
-def test_a_tick_with_nothing_due_writes_nothing(make_contact, make_interaction):
+def test_a_tick_with_nothing_due_writes_nothing(
+    make_contact, make_interaction, django_assert_max_num_queries
+):
     now = timezone.now()
     contact = make_contact()
     # Stored after it occurred, so evaluated past its instant already: "now" never crosses it.
     make_interaction(contact, "email_opened", now - datetime.timedelta(minutes=1))
     segment = live(definition(opened(3)))
+    stored = Segment.objects.values_list("time_checked_at", "time_edge_at").get(pk=segment.pk)
     counts = (Evaluation.objects.count(), MembershipChange.objects.count())
-    step = services.segments_follow_time(now=now + datetime.timedelta(minutes=1))
+    tick = min(now + datetime.timedelta(minutes=1), next_midnight("UTC", now) - SECOND)
+    with django_assert_max_num_queries(2):
+        step = services.segments_follow_time(now=tick)
     assert (Evaluation.objects.count(), MembershipChange.objects.count()) == counts
-    assert (step.segments_swept, step.segments_moved, step.contacts_examined) == (1, 0, 0)
+    assert (step.segments_swept, step.segments_moved, step.contacts_examined) == (0, 0, 0)
+    assert step.next_edge == next_midnight("UTC", now)
+    assert Segment.objects.values_list("time_checked_at", "time_edge_at").get(pk=segment.pk) == (
+        stored
+    )
     assert members(segment) == {contact.pk}
 
 
