@@ -151,6 +151,7 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
     records = list(records)
     if len(records) > MAX_BATCH:
         raise IngestError({MAX_BATCH: {"non_field_errors": f"at most {MAX_BATCH} records a call"}})
+    moment = timezone.now()
     with transaction.atomic():
         known = _existing_contacts(_claimed_contacts(records))
         if connection.vendor == "postgresql":
@@ -160,9 +161,13 @@ def interactions_ingest(*, records: Iterable[Any]) -> IngestResult:
             stored = _insert_or_ignore(rows)
         if stored:
             contact_ids, types = {row[0] for row in rows}, {row[1] for row in rows}
+            future_from = min((row[2] for row in rows if row[2] > moment), default=None)
             transaction.on_commit(
                 lambda: interactions_ingested.send(
-                    sender=Interaction, contact_ids=contact_ids, types=types
+                    sender=Interaction,
+                    contact_ids=contact_ids,
+                    types=types,
+                    future_from=future_from,
                 )
             )
     return IngestResult(stored=stored, duplicates=len(records) - stored)

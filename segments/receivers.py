@@ -100,8 +100,21 @@ def contact_deleted(sender, instance: Contact, **kwargs) -> None:
 
 
 @receiver(interactions_ingested, dispatch_uid="segments.interactions_ingested")
-def interactions_stored(sender, contact_ids: Iterable[int], types: Iterable[str], **kwargs) -> None:
-    # The signal is sent on commit already.
+def interactions_stored(
+    sender, contact_ids: Iterable[int], types: Iterable[str], future_from=None, **kwargs
+) -> None:
+    """Queue the contacts; a future-dated interaction brings live segments' next time edge
+    forward to its instant (over-inclusive: a segment that does not read its type sweeps
+    nothing at that tick and takes its real edge back).
+
+    Interactions are append-only (the admin only shows them), so ingestion is the only
+    way a future date arrives; the daily midnight sweep would catch any other.
+    The signal is sent on commit already.
+    """
+    if future_from is not None:
+        Segment.objects.filter(status=Segment.Status.LIVE, time_edge_at__gt=future_from).update(
+            time_edge_at=future_from
+        )
     queue_contacts(contact_ids, DataChange.of(interaction_types=types))
 
 
