@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from ..engine.dependencies import DataChange
@@ -92,11 +92,14 @@ def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
         segments_swept=swept,
         contacts_examined=sum(sweep.examined for sweep in sweeps),
         segments_moved=sum(sweep.moved for sweep in sweeps),
-        next_edge=_live_edges().aggregate(edge=Min("time_edge_at"))["edge"],
+        # A segment left due (failed, held elsewhere) is retried at the next regular tick.
+        next_edge=_live_edges()
+        .filter(time_edge_at__gt=now)
+        .aggregate(edge=Min("time_edge_at"))["edge"],
     )
 
 
-def _live_edges():
+def _live_edges() -> QuerySet[Segment]:
     """The segments a tick follows: live, evaluated, with an instant time moves them."""
     return Segment.objects.filter(status=Segment.Status.LIVE, time_edge_at__isnull=False).exclude(
         kind=Segment.Kind.STATIC

@@ -309,6 +309,8 @@ def test_a_failing_segment_does_not_stop_the_others(make_contact):
     assert step.segments_moved == 1
     broken.refresh_from_db()
     assert broken.evaluation_state == "failed" and broken.time_checked_at == checked
+    # Left due, retried at the next regular tick rather than at once.
+    assert broken.time_edge_at <= midnight + SECOND < step.next_edge
     assert time_evaluations(broken).get().status == "failed"
     assert members(broken) == set()
 
