@@ -19,7 +19,7 @@ from marketing_lists.signals import list_membership_changed
 
 from .engine.dependencies import ANY_FIELD, DataChange
 from .models import Segment
-from .services import changes_enqueue, contact_deletion_prepare
+from .services import changes_enqueue, contact_deletion_prepare, segments_time_edge_forward
 
 
 def queue_contacts(contact_ids: Iterable[int], change: DataChange) -> None:
@@ -104,17 +104,13 @@ def interactions_stored(
     sender, contact_ids: Iterable[int], types: Iterable[str], future_from=None, **kwargs
 ) -> None:
     """Queue the contacts; a future-dated interaction brings live segments' next time edge
-    forward to its instant (over-inclusive: a segment that does not read its type sweeps
-    nothing at that tick and takes its real edge back).
+    forward to its instant.
 
     Interactions are append-only (the admin only shows them), so ingestion is the only
-    way a future date arrives; the daily midnight sweep would catch any other.
-    The signal is sent on commit already.
+    way a future date arrives. The signal is sent on commit already.
     """
     if future_from is not None:
-        Segment.objects.filter(status=Segment.Status.LIVE, time_edge_at__gt=future_from).update(
-            time_edge_at=future_from
-        )
+        segments_time_edge_forward(at=future_from)
     queue_contacts(contact_ids, DataChange.of(interaction_types=types))
 
 

@@ -53,7 +53,7 @@ from .static import (
     static_segment_preview,
     static_segment_remove,
 )
-from .time_driven import TimeStep, segments_follow_time
+from .time_driven import TimeStep, segments_follow_time, segments_time_edge_forward
 from .to_list import segment_copy_to_list
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "segment_stop",
     "segment_update",
     "segments_follow_time",
+    "segments_time_edge_forward",
     "segments_refresh_due",
     "static_segment_add",
     "static_segment_candidates",

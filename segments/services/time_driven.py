@@ -186,16 +186,29 @@ def _advance(pks: list[int], now: datetime.datetime) -> int:
     if not pks:
         return 0
     with transaction.atomic():
-        behind = _behind(pks, now)
-        if connection.features.has_select_for_update_skip_locked:
-            behind = _behind(pks, now).filter(
-                pk__in=list(
-                    behind.select_for_update(skip_locked=True, no_key=True).values_list(
-                        "pk", flat=True
-                    )
-                )
-            )
-        return behind.update(time_checked_at=now)
+        return _unlocked(_behind(pks, now)).update(time_checked_at=now)
+
+
+def segments_time_edge_forward(*, at: datetime.datetime) -> int:
+    """Bring live segments' next time edge forward to ``at``: a future-dated interaction
+    was stored, and a "now" bound will pass it then.
+
+    Over-inclusive: a segment that does not read its type sweeps nothing at that tick
+    and takes its real edge back. A segment whose row is held (a full evaluation) is
+    passed over, so that an ingest never waits for one: its next sweep, at its stored
+    edge at the latest, covers the interaction's instant. Returns the segments moved.
+    """
+    with transaction.atomic():
+        later = Segment.objects.filter(status=Segment.Status.LIVE, time_edge_at__gt=at)
+        return _unlocked(later).update(time_edge_at=at)
+
+
+def _unlocked(segments: QuerySet[Segment]) -> QuerySet[Segment]:
+    """These segments, less those whose row another transaction holds (inside one)."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return segments
+    free = segments.select_for_update(skip_locked=True, no_key=True).values_list("pk", flat=True)
+    return segments.filter(pk__in=list(free))
 
 
 def _behind(pks: list[int], now: datetime.datetime):

@@ -2,8 +2,10 @@
 tick looks only at the segments whose instant has come."""
 
 import datetime
+import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from interactions.services import interactions_ingest
@@ -11,6 +13,7 @@ from segments import services
 from segments.models import Segment
 
 from .conftest import members
+from .locks import held_elsewhere
 from .test_time_driven import definition, live, next_midnight, opened, where
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +80,18 @@ def test_ingesting_a_future_dated_interaction_brings_the_edge_forward(
     assert (step.segments_swept, step.segments_moved) == (1, 1)
     assert members(segment) == {contact.pk}
     assert edge(segment) == next_midnight("UTC", soon)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_bringing_edges_forward_does_not_wait_for_a_full_evaluation():
+    """The edge of a segment whose row a full evaluation holds is left to that segment's
+    next sweep; the others come forward at once (ingests call this after commit)."""
+    busy, free = live(definition(opened(30))), live(definition(opened(7)))
+    soon = timezone.now() + datetime.timedelta(minutes=3)
+    with held_elsewhere(Segment, busy.pk):
+        started = time.monotonic()
+        assert services.segments_time_edge_forward(at=soon) == 1
+        waited = time.monotonic() - started
+    assert waited < 5
+    assert edge(free) == soon and edge(busy) > soon
