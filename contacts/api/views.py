@@ -11,6 +11,7 @@ from rest_framework.settings import api_settings
 from .. import links, services
 from ..models import Account, Contact
 from ..services import fields
+from ..services.upsert import ACCOUNT, CONTACT
 from .bulk import bulk_upsert_action
 from .exceptions import Conflict, DetailSerializer
 from .filters import FilterSet, OrderingFilter, UTCDateTimeFilter
@@ -47,19 +48,8 @@ class ProfileSerializer(serializers.ModelSerializer):
 class AccountSerializer(ProfileSerializer):
     class Meta:
         model = Account
-        fields = [
-            "id",
-            "name",
-            "industry",
-            "city",
-            "country",
-            "employees",
-            "annual_revenue",
-            "attributes",
-            "external_id",
-            "created_at",
-            "updated_at",
-        ]
+        # The writable fields are the ones bulk upserts take, named once.
+        fields = ["id", *ACCOUNT.fields, "created_at", "updated_at"]
 
 
 class ContactSerializer(ProfileSerializer):
@@ -70,23 +60,7 @@ class ContactSerializer(ProfileSerializer):
         model = Contact
         fields = [
             "id",
-            "email",
-            "first_name",
-            "last_name",
-            "phone",
-            "job_title",
-            "birth_date",
-            "city",
-            "state",
-            "country",
-            "postal_code",
-            "language",
-            "lead_score",
-            "customer_since",
-            "do_not_email",
-            "account",
-            "attributes",
-            "external_id",
+            *CONTACT.fields,
             "subscription_center_url",
             "unsubscribe_url",
             "created_at",
