@@ -11,7 +11,7 @@ Segment and list blocks have no edges of their own: their moves arrive as change
 """
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,37 +128,59 @@ def next_day_edge(
     return clock.day_start(clock.today + datetime.timedelta(days=1))
 
 
-def next_now_edge(
-    definitions: Iterable[dict], after: datetime.datetime
-) -> datetime.datetime | None:
-    """The earliest datetime value after ``after`` that a "now" bound will pass.
+def _now_fields(definition: dict) -> set[tuple[str, str | None]]:
+    """The datetime fields a "now" bound of the definition passes: (path, interaction type
+    or None for a profile field)."""
+    return {
+        (leaf.spec.path, leaf.interaction)
+        for leaf in time_leaves(definition)
+        if leaf.spec.type == registry.DATETIME
+    }
 
-    One indexed MIN per model and field: interactions' ``occurred_at`` over the types
-    whose windows end (or start) now, and the few profile datetimes.
+
+def _first_values(
+    fields: set[tuple[str, str | None]], after: datetime.datetime
+) -> dict[tuple[str, str | None], datetime.datetime]:
+    """The earliest value after ``after`` of each field: one statement per path.
+
+    Interactions are grouped by type over the future-dated rows alone (the
+    ``occurred_at`` index), which are few.
     """
-    fields: dict[tuple[str, bool], set[str]] = {}
-    for definition in definitions:
-        for leaf in time_leaves(definition):
-            if leaf.spec.type == registry.DATETIME:
-                key = (leaf.spec.path, leaf.interaction is not None)
-                fields.setdefault(key, set()).add(leaf.interaction or "")
+    first = {}
+    for path in sorted({path for path, _ in fields}):
+        types = sorted({kind for p, kind in fields if p == path and kind is not None})
+        if types:
+            later = Interaction.objects.filter(type__in=types, **{f"{path}__gt": after})
+            first.update(
+                ((path, kind), edge)
+                for kind, edge in later.values("type")
+                .annotate(edge=Min(path))
+                .values_list("type", "edge")
+            )
+        if (path, None) in fields:
+            later = Contact.objects.filter(**{f"{path}__gt": after})
+            first[(path, None)] = later.aggregate(edge=Min(path))["edge"]
+    return {field: edge for field, edge in first.items() if edge is not None}
+
+
+def next_edges(
+    definitions: list[tuple[dict, str]], after: datetime.datetime
+) -> list[datetime.datetime | None]:
+    """For each (definition, zone), the next instant after ``after`` at which time alone
+    can change its members: its next local midnight, or a "now" bound passing a stored
+    value sooner. None where nothing in the definition moves with time.
+
+    The stored values are read once for all the definitions.
+    """
+    fields = [_now_fields(definition) for definition, _ in definitions]
+    first = _first_values(set().union(*fields), after)
     edges = []
-    for (path, interaction), types in sorted(fields.items()):
-        records = (
-            Interaction.objects.filter(type__in=types) if interaction else Contact.objects.all()
-        )
-        edges.append(records.filter(**{f"{path}__gt": after}).aggregate(edge=Min(path))["edge"])
-    return min((edge for edge in edges if edge is not None), default=None)
+    for (definition, zone), read in zip(definitions, fields, strict=True):
+        day = next_day_edge(definition, zone, after)
+        edges.append(None if day is None else min([day, *(first[f] for f in read if f in first)]))
+    return edges
 
 
 def next_edge(definition: dict, zone: str, after: datetime.datetime) -> datetime.datetime | None:
-    """The next instant after ``after`` at which time alone can change the definition's
-    members: its next local midnight, or a "now" bound passing a stored value sooner.
-
-    None when nothing in the definition moves with time.
-    """
-    day = next_day_edge(definition, zone, after)
-    if day is None:
-        return None
-    now = next_now_edge([definition], after)
-    return min(day, now) if now is not None else day
+    """``next_edges`` for one definition."""
+    return next_edges([(definition, zone)], after)[0]

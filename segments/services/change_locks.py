@@ -13,8 +13,8 @@
   log while holding them, so a segment's change records get ids in commit order, as
   the changes feed (a cursor on ids) needs.
 
-- A time sweep (``time_driven``) claims its segment with a try-lock of its own, then
-  takes the same locks as a batch, skipping a segment a full evaluation holds.
+- A time sweep (``time_driven``) claims its segments with try-locks of its own, then
+  takes the same locks as a batch, skipping segments a full evaluation holds.
 
 SQLite runs one writer at a time; nothing is locked there.
 """
@@ -71,16 +71,19 @@ def share_shapes(pks: set[int], shape: Expression) -> dict[int, str]:
         return dict(cursor.fetchall())
 
 
-def claim_time_sweep(segment_pk: int) -> bool:
-    """Whether this transaction may follow time in the segment: no other one is doing so.
+def claim_time_sweeps(segment_pks: set[int]) -> set[int]:
+    """Those of these segments this transaction may follow time in: no other one is doing so.
 
-    A try-lock that never waits, so it joins no wait cycle with the locks above.
+    Try-locks that never wait, so they join no wait cycle with the locks above.
     """
     if connection.vendor != "postgresql":
-        return True
+        return set(segment_pks)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [TIME_LOCK_SPACE, segment_pk])
-        return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT pk FROM unnest(%s::int[]) pk WHERE pg_try_advisory_xact_lock(%s, pk)",
+            [sorted(segment_pks), TIME_LOCK_SPACE],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def count_moves(deltas: dict[int, int]) -> dict[int, int]:

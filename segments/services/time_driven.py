@@ -19,6 +19,7 @@ interaction brings the instant forward (``receivers.interactions_stored``).
 import datetime
 import logging
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q, QuerySet
@@ -26,11 +27,11 @@ from django.utils import timezone
 
 from ..engine.dependencies import DataChange
 from ..engine.materializer import selected
-from ..engine.time_edges import crossing_contacts, next_edge, time_leaves
+from ..engine.time_edges import crossing_contacts, next_edges, time_leaves
 from ..models import Evaluation, Segment
 from . import change_locks as locks
 from .change_driven import contacts_evaluate, evaluate_scoped
-from .evaluation import live_segments_in_dependency_order
+from .evaluation import live_segments_with_uses
 
 logger = logging.getLogger("segments.services")
 
@@ -52,39 +53,38 @@ class TimeStep:
 @dataclass(frozen=True)
 class _Sweep:
     examined: int
-    moved: bool
+    swept: int
+    moved: int
 
 
 def segments_follow_time(*, now: datetime.datetime | None = None) -> TimeStep:
     """Bring the live segments due at ``now`` (default: the present) up to that clock.
 
-    Segments are swept each after the segments it uses; one that fails is logged
-    and left for the next tick, and does not stop the others. ``segments_moved``
-    counts the swept segments whose members moved (the segments built on them
-    follow in the same transaction). ``next_edge`` is the earliest instant after
-    ``now`` at which time alone can move a live segment (the least ``time_edge_at``).
+    Due segments are swept together, in rounds: each round after the segments its
+    segments use. A round that fails is logged and left for the next tick, and does
+    not stop the others. ``segments_moved`` counts the swept segments whose members
+    moved (the segments built on them follow in the same transaction).
+    ``next_edge`` is the earliest instant after ``now`` at which time alone can move a
+    live segment (the least ``time_edge_at``).
     """
     now = now or timezone.now()
     soonest = _live_edges().aggregate(edge=Min("time_edge_at"))["edge"]
     if soonest is None or soonest > now:  # nothing due: one query, nothing written
         return TimeStep(segments_swept=0, contacts_examined=0, segments_moved=0, next_edge=soonest)
-    following = _following(
+    rounds = _following(
         set(_live_edges().filter(time_edge_at__lte=now).values_list("pk", flat=True))
     )
+    following = [segment for segments in rounds for segment in segments]
     crossing = _crossing(following, now)
     sweeps = []
-    for segment in following:
-        contact_ids = crossing.get(segment.pk)
-        if not contact_ids:
+    for segments in rounds:
+        if not (crossed := {s.pk: crossing[s.pk] for s in segments if crossing.get(s.pk)}):
             continue
         try:
-            sweep = _sweep(segment, contact_ids, now)
+            sweeps.append(_sweep(crossed, now))
         except Exception:
-            logger.exception("time sweep failed", extra={"segment": segment.pk})
-            continue
-        if sweep is not None:
-            sweeps.append(sweep)
-    swept = len(sweeps) + _advance(
+            logger.exception("time sweep failed", extra={"segments": sorted(crossed)})
+    swept = sum(sweep.swept for sweep in sweeps) + _advance(
         [pk for pk, contact_ids in crossing.items() if not contact_ids], now
     )
     _store_edges(following, now)
@@ -106,21 +106,31 @@ def _live_edges() -> QuerySet[Segment]:
     )
 
 
-def _following(due: set[int]) -> list[Segment]:
-    """The due live segments with relative dates, each after the segments it uses.
+def _following(due: set[int]) -> list[list[Segment]]:
+    """The due live segments with relative dates, in rounds: none uses a segment of its
+    own round or a later one, however indirectly.
 
     A due segment without them has no edge any more (time does not move it).
     """
-    following, still = [], []
-    for segment in live_segments_in_dependency_order():
+    depth: dict[int, int] = {}
+    rounds: list[list[Segment]] = []
+    still = []
+    for segment, uses in live_segments_with_uses():
+        depth[segment.pk] = max((depth[pk] + 1 for pk in uses if pk in depth), default=0)
         if segment.pk not in due:
             continue
         try:
-            (following if time_leaves(segment.definition) else still).append(segment)
+            moves_with_time = bool(time_leaves(segment.definition))
         except Exception:  # a definition stored by hand that the registry cannot read
             logger.exception("time edges unreadable", extra={"segment": segment.pk})
-    Segment.objects.filter(pk__in=[segment.pk for segment in still]).update(time_edge_at=None)
-    return following
+            continue
+        if not moves_with_time:
+            still.append(segment.pk)
+            continue
+        rounds.extend([] for _ in range(depth[segment.pk] + 1 - len(rounds)))
+        rounds[depth[segment.pk]].append(segment)
+    Segment.objects.filter(pk__in=still).update(time_edge_at=None)
+    return [segments for segments in rounds if segments]
 
 
 def _crossing(segments: list[Segment], now: datetime.datetime) -> dict[int, list[int]]:
@@ -149,32 +159,36 @@ def _crossing(segments: list[Segment], now: datetime.datetime) -> dict[int, list
     return crossing
 
 
-def _sweep(segment: Segment, contact_ids: list[int], now: datetime.datetime) -> _Sweep | None:
-    """Re-evaluate the contacts that crossed an edge of ``segment`` since it last looked.
+def _sweep(crossing: dict[int, list[int]], now: datetime.datetime) -> _Sweep:
+    """Re-evaluate, in one transaction, the contacts that crossed an edge of these
+    segments (none using another) since each last looked.
 
-    None when another tick holds the segment, a full evaluation is running on it or
-    got there first, or it is no longer live: the next tick sweeps again.
+    All of them are evaluated in every segment: one set-based evaluation costs less
+    than one per segment, and a contact that crossed no edge of a segment keeps its
+    answer there. Passed over (for the next tick): a segment another tick holds, one
+    a full evaluation holds or has brought up to ``now``, one no longer live.
     """
     with transaction.atomic():
-        if not locks.claim_time_sweep(segment.pk):
-            return None
+        claimed = locks.claim_time_sweeps(set(crossing))
+        contact_ids = sorted({pk for segment in claimed for pk in crossing[segment]})
         locks.lock_partitions(contact_ids)
-        held = locks.share_segments({segment.pk}, skip_locked=True).get(segment.pk)
-        if held is None or (held.time_checked_at and held.time_checked_at >= now):
-            return None
-        done = evaluate_scoped([held], contact_ids, now=now, trigger=Evaluation.Trigger.TIME)
-        if held.pk in done.failed:
-            return None
-        _behind([held.pk], now).update(time_checked_at=now)
-        move = done.moved.get(held.pk)
-        if move:
+        held = [
+            segment
+            for segment in locks.share_segments(claimed, skip_locked=True).values()
+            if not (segment.time_checked_at and segment.time_checked_at >= now)
+        ]
+        done = evaluate_scoped(held, contact_ids, now=now, trigger=Evaluation.Trigger.TIME)
+        swept = [segment.pk for segment in held if segment.pk not in done.failed]
+        _behind(swept, now).update(time_checked_at=now)
+        if done.moved:
             contacts_evaluate(
-                contact_ids=move.joining | move.leaving,
-                change=DataChange.of(segments=[held.pk]),
+                contact_ids=set().union(*(m.joining | m.leaving for m in done.moved.values())),
+                change=DataChange.of(segments=list(done.moved)),
                 now=now,
                 trigger=Evaluation.Trigger.TIME,
             )
-    return _Sweep(examined=len(contact_ids), moved=bool(move))
+    examined = len(contact_ids) if swept else 0
+    return _Sweep(examined=examined, swept=len(swept), moved=len(done.moved))
 
 
 def _advance(pks: list[int], now: datetime.datetime) -> int:
@@ -237,13 +251,17 @@ def _store_edges(segments: list[Segment], now: datetime.datetime) -> None:
     A segment left behind (failed, held by another tick) stays due for the next tick;
     an edge a data change brought forward meanwhile (later than ``now``) is kept.
     """
-    edges: dict[datetime.datetime | None, list[int]] = {}
+    readable = []
     for segment in segments:
         try:
-            edge = next_edge(segment.definition, segment.time_zone, now)
+            ZoneInfo(segment.time_zone)
         except Exception:  # an unknown time zone stored by hand: its sweep failed already
             logger.exception("next edge unknown", extra={"segment": segment.pk})
             continue
+        readable.append(segment)
+    found = next_edges([(s.definition, s.time_zone) for s in readable], now)
+    edges: dict[datetime.datetime | None, list[int]] = {}
+    for segment, edge in zip(readable, found, strict=True):
         edges.setdefault(edge, []).append(segment.pk)
     for edge, pks in edges.items():
         Segment.objects.filter(pk__in=pks, time_checked_at__gte=now, time_edge_at__lte=now).update(

@@ -256,6 +256,50 @@ def test_segments_built_on_a_moved_segment_follow_it(make_contact, make_interact
         assert_exact(segment, midnight + SECOND, monkeypatch)
 
 
+def test_a_segment_due_with_one_it_uses_follows_it_without_flapping(
+    make_contact, make_interaction, monkeypatch
+):
+    """Both are due at the same midnight: the segment built on the other is swept after it,
+    so it never takes in, even for a moment, a contact the other is about to lose."""
+    midnight = next_midnight("UTC", timezone.now())
+    contact = make_contact()
+    make_interaction(contact, "email_opened", midnight - 3 * DAY - datetime.timedelta(hours=1))
+    make_interaction(contact, "email_clicked", midnight - 2 * DAY - datetime.timedelta(hours=1))
+    openers = live(definition(opened(3)))
+    quiet_openers = live(
+        definition(
+            {"kind": "segment", "segment": openers.pk},
+            opened(2, interaction="email_clicked", join="but_not"),
+        )
+    )
+    assert (members(openers), members(quiet_openers)) == ({contact.pk}, set())
+
+    step = services.segments_follow_time(now=midnight + SECOND)
+    assert step.segments_swept == 2
+    assert (members(openers), members(quiet_openers)) == (set(), set())
+    assert not MembershipChange.objects.filter(segment=quiet_openers, contact__isnull=False)
+    for segment in (openers, quiet_openers):
+        assert_exact(segment, midnight + SECOND, monkeypatch)
+
+
+def test_segments_due_together_move_only_the_contacts_at_their_own_edges(
+    make_contact, make_interaction, monkeypatch
+):
+    midnight = next_midnight("UTC", timezone.now())
+    three, five = make_contact(), make_contact()
+    make_interaction(three, "email_opened", midnight - 3 * DAY - datetime.timedelta(hours=1))
+    make_interaction(five, "email_opened", midnight - 5 * DAY - datetime.timedelta(hours=1))
+    last_three, last_five = live(definition(opened(3))), live(definition(opened(5)))
+
+    step = services.segments_follow_time(now=midnight + SECOND)
+    assert (step.segments_swept, step.segments_moved, step.contacts_examined) == (2, 2, 2)
+    assert (members(last_three), members(last_five)) == (set(), {three.pk})
+    for segment, left in ((last_three, three), (last_five, five)):
+        changes = MembershipChange.objects.filter(segment=segment, contact__isnull=False)
+        assert set(changes.values_list("contact", "change")) == {(left.pk, "removed")}
+        assert_exact(segment, midnight + SECOND, monkeypatch)
+
+
 def test_a_tick_with_nothing_due_writes_nothing(
     make_contact, make_interaction, django_assert_max_num_queries
 ):
