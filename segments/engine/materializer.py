@@ -12,6 +12,7 @@ members untouched.
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -27,6 +28,22 @@ MAX_PARAMS = 30_000
 MAX_UNION_PARTS = 400  # SQLite joins at most 500 SELECTs in one compound statement
 
 TARGET_TABLE = "segment_target"
+
+# The contacts a change-driven evaluation examines: the same for every segment, or each
+# segment's own (by segment id).
+Scope = Sequence[int] | Mapping[int, Sequence[int]]
+
+
+def scope_of(scope: Scope, segment_id: int) -> Sequence[int]:
+    """The contacts ``scope`` gives one segment to examine."""
+    return scope[segment_id] if isinstance(scope, Mapping) else scope
+
+
+def scope_contacts(scope: Scope) -> list[int]:
+    """Every contact ``scope`` examines in some segment, in order."""
+    if isinstance(scope, Mapping):
+        return sorted({pk for contact_ids in scope.values() for pk in contact_ids})
+    return sorted(set(scope))
 
 
 @dataclass(frozen=True)
@@ -215,8 +232,8 @@ class Moves:
         return bool(self.joining or self.leaving)
 
 
-def selected(targets: dict[int, tuple[str, tuple]], contact_ids: list[int]) -> dict[int, set[int]]:
-    """Which of ``contact_ids`` each segment's scoped query selects, in few statements.
+def selected(targets: dict[int, tuple[str, tuple]], scope: Scope) -> dict[int, set[int]]:
+    """Which contacts of its ``scope`` each segment's scoped query selects, in few statements.
 
     ``targets`` maps segment ids to scoped SQL and parameters (``scoped_sql``).
     Scopes are small (the contacts one change touched), so their ids come back to
@@ -233,7 +250,7 @@ def selected(targets: dict[int, tuple[str, tuple]], contact_ids: list[int]) -> d
             parts, params = [], []
         # The id is ours (a primary key), written as a literal so every part has one type.
         parts.append(f"SELECT {int(segment_id)}, t.* FROM ({sql}) t")
-        params.extend(bind_scope(target_params, contact_ids))
+        params.extend(bind_scope(target_params, scope_of(scope, segment_id)))
     if parts:
         _collect(found, parts, params)
     return found
@@ -268,12 +285,16 @@ def _prepared(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def moves(targets: dict[int, set[int]], contact_ids: list[int]) -> dict[int, Moves]:
-    """Compare each segment's selected contacts with its stored members among ``contact_ids``."""
+def moves(targets: dict[int, set[int]], scope: Scope) -> dict[int, Moves]:
+    """Compare each segment's selected contacts with its stored members in its ``scope``."""
     stored: dict[int, set[int]] = defaultdict(set)
-    rows = SegmentMembership.objects.filter(segment_id__in=targets, contact_id__in=contact_ids)
+    rows = SegmentMembership.objects.filter(
+        segment_id__in=targets, contact_id__in=scope_contacts(scope)
+    )
     for segment_id, contact_id in rows.values_list("segment_id", "contact_id"):
         stored[segment_id].add(contact_id)
+    if isinstance(scope, Mapping):  # read for every contact examined in some segment
+        stored = defaultdict(set, {pk: ids.intersection(scope[pk]) for pk, ids in stored.items()})
     found = {
         segment_id: Moves(
             frozenset(wanted - stored[segment_id]), frozenset(stored[segment_id] - wanted)

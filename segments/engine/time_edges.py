@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
 from contacts.models import Contact
@@ -141,25 +141,17 @@ def _now_fields(definition: dict) -> set[tuple[str, str | None]]:
 def _first_values(
     fields: set[tuple[str, str | None]], after: datetime.datetime
 ) -> dict[tuple[str, str | None], datetime.datetime]:
-    """The earliest value after ``after`` of each field: one statement per path.
+    """The earliest value after ``after`` of each field.
 
-    Interactions are grouped by type over the future-dated rows alone (the
-    ``occurred_at`` index), which are few.
+    One ordered look-up each: interactions of one type walk the ``occurred_at`` index
+    from ``after``, over the future-dated rows alone, which are few. (Grouped by type,
+    PostgreSQL chose the type index instead and read every row of the type.)
     """
     first = {}
-    for path in sorted({path for path, _ in fields}):
-        types = sorted({kind for p, kind in fields if p == path and kind is not None})
-        if types:
-            later = Interaction.objects.filter(type__in=types, **{f"{path}__gt": after})
-            first.update(
-                ((path, kind), edge)
-                for kind, edge in later.values("type")
-                .annotate(edge=Min(path))
-                .values_list("type", "edge")
-            )
-        if (path, None) in fields:
-            later = Contact.objects.filter(**{f"{path}__gt": after})
-            first[(path, None)] = later.aggregate(edge=Min(path))["edge"]
+    for path, kind in sorted(fields, key=lambda field: (field[0], field[1] or "")):
+        records = Contact.objects.all() if kind is None else Interaction.objects.filter(type=kind)
+        later = records.filter(**{f"{path}__gt": after}).order_by(path)
+        first[(path, kind)] = later.values_list(path, flat=True).first()
     return {field: edge for field, edge in first.items() if edge is not None}
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ..engine import Clock, scoped_sql
 from ..engine.dependencies import DataChange, reads
-from ..engine.materializer import Moves, apply_moves, moves, selected
+from ..engine.materializer import Moves, Scope, apply_moves, moves, scope_of, selected
 from ..models import Evaluation, Segment
 from ..signals import members_changed
 from . import change_locks as locks
@@ -117,24 +117,31 @@ class Scoped:
 
 
 def evaluate_scoped(
-    segments: list[Segment], contact_ids: list[int], *, now: datetime.datetime, trigger: str
+    segments: list[Segment], scope: Scope, *, now: datetime.datetime, trigger: str
 ) -> Scoped:
-    """Evaluate ``contact_ids`` in these (locked) segments at the clock ``now``."""
-    if not segments or not contact_ids:
+    """Evaluate the contacts of ``scope`` in these (locked) segments at the clock ``now``."""
+    segments = [segment for segment in segments if scope_of(scope, segment.pk)]
+    if not segments:
         return Scoped({}, frozenset())
     started = timezone.now()
-    found = _selected(segments, contact_ids, now, trigger)
+    found = _selected(segments, scope, now, trigger)
     failed = frozenset(s.pk for s in segments if s.pk not in found)
-    moved = moves(found, contact_ids)
+    moved = moves(found, scope)
     if not moved:
         return Scoped({}, failed)
     changed = [segment for segment in segments if segment.pk in moved]
     sizes = locks.count_moves(
         {pk: len(move.joining) - len(move.leaving) for pk, move in moved.items()}
     )
-    scope = len(contact_ids)
     evaluations = Evaluation.objects.bulk_create(
-        _scoped_evaluation(segment, moved[segment.pk], sizes[segment.pk], scope, started, trigger)
+        _scoped_evaluation(
+            segment,
+            moved[segment.pk],
+            sizes[segment.pk],
+            len(scope_of(scope, segment.pk)),
+            started,
+            trigger,
+        )
         for segment in changed
     )
     apply_moves(moved, {e.segment_id: e.pk for e in evaluations}, started)
@@ -147,10 +154,10 @@ def evaluate_scoped(
 
 
 def _selected(
-    segments: list[Segment], contact_ids: list[int], now: datetime.datetime, trigger: str
+    segments: list[Segment], scope: Scope, now: datetime.datetime, trigger: str
 ) -> dict[int, set[int]]:
-    """Which of ``contact_ids`` each segment selects; a segment that fails is marked failed
-    (and left out).
+    """Which contacts of its ``scope`` each segment selects; a segment that fails is marked
+    failed (and left out).
 
     All segments are asked in one statement; if that fails, each is asked alone, so
     that one broken segment does not hold the others back.
@@ -160,18 +167,16 @@ def _selected(
             targets = {
                 s.pk: scoped_sql(s.definition, Clock.for_zone(s.time_zone, now)) for s in segments
             }
-            return selected(targets, contact_ids)
+            return selected(targets, scope)
     except Exception as exc:
         if len(segments) > 1:
             return {
-                pk: ids
-                for s in segments
-                for pk, ids in _selected([s], contact_ids, now, trigger).items()
+                pk: ids for s in segments for pk, ids in _selected([s], scope, now, trigger).items()
             }
         evaluation = Evaluation(
             segment=segments[0],
             trigger=trigger,
-            scope_size=len(contact_ids),
+            scope_size=len(scope_of(scope, segments[0].pk)),
             started_at=timezone.now(),
         )
         record_failure(segments[0], evaluation, exc)

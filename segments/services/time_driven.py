@@ -160,13 +160,12 @@ def _crossing(segments: list[Segment], now: datetime.datetime) -> dict[int, list
 
 
 def _sweep(crossing: dict[int, list[int]], now: datetime.datetime) -> _Sweep:
-    """Re-evaluate, in one transaction, the contacts that crossed an edge of these
-    segments (none using another) since each last looked.
+    """Re-evaluate, in one transaction and one set-based evaluation, the contacts that
+    crossed an edge of these segments (none using another) since each last looked:
+    each segment examines its own.
 
-    All of them are evaluated in every segment: one set-based evaluation costs less
-    than one per segment, and a contact that crossed no edge of a segment keeps its
-    answer there. Passed over (for the next tick): a segment another tick holds, one
-    a full evaluation holds or has brought up to ``now``, one no longer live.
+    Passed over (for the next tick): a segment another tick holds, one a full
+    evaluation holds or has brought up to ``now``, one no longer live.
     """
     with transaction.atomic():
         claimed = locks.claim_time_sweeps(set(crossing))
@@ -177,7 +176,8 @@ def _sweep(crossing: dict[int, list[int]], now: datetime.datetime) -> _Sweep:
             for segment in locks.share_segments(claimed, skip_locked=True).values()
             if not (segment.time_checked_at and segment.time_checked_at >= now)
         ]
-        done = evaluate_scoped(held, contact_ids, now=now, trigger=Evaluation.Trigger.TIME)
+        scope = {segment.pk: crossing[segment.pk] for segment in held}
+        done = evaluate_scoped(held, scope, now=now, trigger=Evaluation.Trigger.TIME)
         swept = [segment.pk for segment in held if segment.pk not in done.failed]
         _behind(swept, now).update(time_checked_at=now)
         if done.moved:
@@ -187,7 +187,7 @@ def _sweep(crossing: dict[int, list[int]], now: datetime.datetime) -> _Sweep:
                 now=now,
                 trigger=Evaluation.Trigger.TIME,
             )
-    examined = len(contact_ids) if swept else 0
+    examined = len({pk for segment in swept for pk in crossing[segment]})
     return _Sweep(examined=examined, swept=len(swept), moved=len(done.moved))
 
 

@@ -297,6 +297,7 @@ def test_segments_due_together_move_only_the_contacts_at_their_own_edges(
     for segment, left in ((last_three, three), (last_five, five)):
         changes = MembershipChange.objects.filter(segment=segment, contact__isnull=False)
         assert set(changes.values_list("contact", "change")) == {(left.pk, "removed")}
+        assert time_evaluations(segment).get().scope_size == 1  # its own edge's contact only
         assert_exact(segment, midnight + SECOND, monkeypatch)
 
 
