@@ -11,13 +11,15 @@ members untouched.
 """
 
 import datetime
+import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 import psycopg
-from django.db import connection
-from django.db.models import QuerySet
+from django.db import connection, models
+from django.db.models import Q, QuerySet
 
 from segments.models import MembershipChange, SegmentMembership
 
@@ -37,13 +39,6 @@ Scope = Sequence[int] | Mapping[int, Sequence[int]]
 def scope_of(scope: Scope, segment_id: int) -> Sequence[int]:
     """The contacts ``scope`` gives one segment to examine."""
     return scope[segment_id] if isinstance(scope, Mapping) else scope
-
-
-def scope_contacts(scope: Scope) -> list[int]:
-    """Every contact ``scope`` examines in some segment, in order."""
-    if isinstance(scope, Mapping):
-        return sorted({pk for contact_ids in scope.values() for pk in contact_ids})
-    return sorted(set(scope))
 
 
 @dataclass(frozen=True)
@@ -287,14 +282,16 @@ def _prepared(sql: str, params: list) -> list[tuple]:
 
 def moves(targets: dict[int, set[int]], scope: Scope) -> dict[int, Moves]:
     """Compare each segment's selected contacts with its stored members in its ``scope``."""
+    if isinstance(scope, Mapping):
+        examined = reduce(
+            operator.or_, (Q(segment_id=pk, contact_id__in=scope[pk]) for pk in targets)
+        )
+    else:
+        examined = Q(segment_id__in=targets, contact_id__in=scope)
     stored: dict[int, set[int]] = defaultdict(set)
-    rows = SegmentMembership.objects.filter(
-        segment_id__in=targets, contact_id__in=scope_contacts(scope)
-    )
-    for segment_id, contact_id in rows.values_list("segment_id", "contact_id"):
+    rows = SegmentMembership.objects.filter(examined).values_list("segment_id", "contact_id")
+    for segment_id, contact_id in rows:
         stored[segment_id].add(contact_id)
-    if isinstance(scope, Mapping):  # read for every contact examined in some segment
-        stored = defaultdict(set, {pk: ids.intersection(scope[pk]) for pk, ids in stored.items()})
     found = {
         segment_id: Moves(
             frozenset(wanted - stored[segment_id]), frozenset(stored[segment_id] - wanted)
@@ -308,25 +305,50 @@ def apply_moves(
     moved: dict[int, Moves], evaluation_ids: dict[int, int], at: datetime.datetime
 ) -> None:
     """Write the moves: the change log, the new members, then the departures."""
-    MembershipChange.objects.bulk_create(
-        MembershipChange(
-            segment_id=segment_id,
-            contact_id=contact_id,
-            change=change,
-            at=at,
-            evaluation_id=evaluation_ids[segment_id],
-        )
-        for segment_id, move in moved.items()
-        for change, contact_ids in (("added", move.joining), ("removed", move.leaving))
-        for contact_id in sorted(contact_ids)
+    _insert(
+        MembershipChange,
+        ["segment_id", "contact_id", "change", "at", "evaluation_id"],
+        [
+            (segment_id, contact_id, change, at, evaluation_ids[segment_id])
+            for segment_id, move in moved.items()
+            for change, contact_ids in (("added", move.joining), ("removed", move.leaving))
+            for contact_id in sorted(contact_ids)
+        ],
     )
-    SegmentMembership.objects.bulk_create(
-        SegmentMembership(segment_id=segment_id, contact_id=contact_id, added_at=at)
-        for segment_id, move in moved.items()
-        for contact_id in sorted(move.joining)
+    _insert(
+        SegmentMembership,
+        ["segment_id", "contact_id", "added_at"],
+        [
+            (segment_id, contact_id, at)
+            for segment_id, move in moved.items()
+            for contact_id in sorted(move.joining)
+        ],
     )
     for segment_id, move in moved.items():
         leaving = sorted(move.leaving)
         for start in range(0, len(leaving), MAX_PARAMS):
             chunk = leaving[start : start + MAX_PARAMS]
             SegmentMembership.objects.filter(segment_id=segment_id, contact_id__in=chunk).delete()
+
+
+def _insert(model: type[models.Model], attnames: list[str], rows: list[tuple]) -> None:
+    """Insert ``rows`` (values of the fields ``attnames``) in one statement.
+
+    PostgreSQL takes each column as one array parameter, bound on the server: for a
+    midnight's thousands of moves, building model instances and SQL text for
+    ``bulk_create`` cost three times the insert itself.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(model(**dict(zip(attnames, row, strict=True))) for row in rows)
+        return
+    fields = [model._meta.get_field(attname) for attname in attnames]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})",
+            [list(column) for column in zip(*rows, strict=True)],
+        )

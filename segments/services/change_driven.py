@@ -62,7 +62,7 @@ def _change_rounds(change: DataChange | None) -> list[list[tuple[Segment, set[in
     """The live segments a change may move, in rounds: each after the segments it uses."""
     depth: dict[int, int] = {}
     rounds: list[list[tuple[Segment, set[int]]]] = []
-    for segment, uses in _live_with_uses():
+    for segment, uses in live_with_uses():
         upstream = [depth[pk] for pk in uses if pk in depth]
         if not upstream and change is not None and not reads(segment.definition, change):
             continue
@@ -80,11 +80,11 @@ _SHAPE = MD5(
 )
 
 
-def _live_with_uses() -> list[tuple[Segment, set[int]]]:
+def live_with_uses() -> list[tuple[Segment, set[int]]]:
     """The live segments and the segments each uses, kept while none of them changed.
 
-    Loading hundreds of segments and their definitions for every change cost more
-    than deciding which of them it can move. The key is read each time (the live
+    Loading hundreds of segments and their definitions for every change (or time
+    tick) cost more than deciding which of them it can move. The key is read each time (the live
     segments' ids and their shapes), so a segment taken live, stopped or edited is
     seen at once.
     """

@@ -30,8 +30,7 @@ from ..engine.materializer import selected
 from ..engine.time_edges import crossing_contacts, next_edges, time_leaves
 from ..models import Evaluation, Segment
 from . import change_locks as locks
-from .change_driven import contacts_evaluate, evaluate_scoped
-from .evaluation import live_segments_with_uses
+from .change_driven import contacts_evaluate, evaluate_scoped, live_with_uses
 
 logger = logging.getLogger("segments.services")
 
@@ -115,7 +114,7 @@ def _following(due: set[int]) -> list[list[Segment]]:
     depth: dict[int, int] = {}
     rounds: list[list[Segment]] = []
     still = []
-    for segment, uses in live_segments_with_uses():
+    for segment, uses in live_with_uses():
         depth[segment.pk] = max((depth[pk] + 1 for pk in uses if pk in depth), default=0)
         if segment.pk not in due:
             continue

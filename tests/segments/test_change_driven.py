@@ -197,7 +197,7 @@ def test_a_segment_edited_since_it_was_kept_is_read_again_under_the_lock(make_co
     contact = make_contact(lead_score=40)
     edited = live("Score over 50", profile("lead_score", "gt", 50))
     untouched = live("Score over 60", profile("lead_score", "gt", 60))
-    kept = {segment.pk: segment for segment, _ in change_driven._live_with_uses()}
+    kept = {segment.pk: segment for segment, _ in change_driven.live_with_uses()}
     Segment.objects.filter(pk=edited.pk).update(definition=profile("lead_score", "gt", 30))
 
     with transaction.atomic():
