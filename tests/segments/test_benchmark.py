@@ -65,6 +65,9 @@ OVERALL = {
     "time_sweep_ms_p95",
     "time_tick_s_total",
     "time_hourly_full_s_total",
+    "time_wall_cost_ratio",
+    "time_tick_db_s_total",
+    "time_hourly_full_db_s_total",
     "time_cost_ratio",
 }
 
@@ -149,6 +152,9 @@ def test_tiny_run_reports_every_figure_and_matches_hand_written_sql(tmp_path):
     assert overall["time_ticks"] >= 60 and overall["time_checked_instants"] >= 10
     assert 0 <= overall["time_lag_s_max"] <= 60
     assert overall["time_safety_net_changes"] == 0
+    # The database's share of the ticks' and full evaluations' time: some, never more.
+    assert 0 < overall["time_tick_db_s_total"] <= overall["time_tick_s_total"]
+    assert 0 < overall["time_hourly_full_db_s_total"] <= overall["time_hourly_full_s_total"]
     # Without --keep the generated data, the benchmark's segments and API user are gone.
     assert not Contact.objects.exists() and not Interaction.objects.exists()
     assert not Account.objects.exists() and not Segment.objects.exists()
