@@ -30,24 +30,13 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def database_s() -> float:
-    """Seconds this database's sessions have spent running statements so far
-    (PostgreSQL's ``active_time``, flushed first): the difference across a stretch is
-    its database time, with none of the client's own work."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")  # flushed as the statement ends
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT active_time FROM pg_stat_database WHERE datname = current_database()"
-        )
-        return cursor.fetchone()[0] / 1000
-
-
 def db_timed(call: Callable[[], Any]) -> tuple[Any, float, float]:
-    """``call``'s result, wall-clock seconds and database seconds."""
-    before = database_s()
+    """``call``'s result, wall-clock seconds and database seconds: the wall-clock time
+    less this process's own CPU time, i.e. the time it waited for the database (the
+    calls here are synchronous, one connection)."""
+    cpu = time.process_time()
     result, seconds = timed(call)
-    return result, seconds, database_s() - before
+    return result, seconds, max(0.0, seconds - (time.process_time() - cpu))
 
 
 def _best_of_two(call: Callable[[], Any]) -> tuple[Any, float]:

@@ -4,10 +4,12 @@ Each tick sweeps, for every live segment with relative date conditions, the span
 time since it last followed time (``Segment.time_checked_at``): only the contacts
 with a value in the range a window bound swept between the two clocks can change
 membership (``engine.time_edges``), and they are re-evaluated with the scoped,
-set-based machinery of change-driven evaluation, at the tick's clock. Segments
-built on a moved segment follow as after a data change. A segment is swept in a
-transaction of its own: a failure or a worker killed mid-tick leaves its members and
-``time_checked_at`` as they were, and the next tick sweeps the span again.
+set-based machinery of change-driven evaluation, at the tick's clock: all segments due
+together in one statement, each examining its own contacts, in rounds when one uses
+another. Segments built on a moved segment follow as after a data change. A round is
+swept in a transaction of its own: a failure or a worker killed mid-tick leaves its
+segments' members and ``time_checked_at`` as they were, and the next tick sweeps the
+span again.
 
 Each segment stores the next instant at which time alone can change it
 (``Segment.time_edge_at``: its zone's next midnight, or sooner a future-dated value a
