@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 import psycopg
+from django.conf import settings
 from django.db import connection, models
 from django.db.models import Q, QuerySet
 
@@ -30,6 +31,8 @@ MAX_PARAMS = 30_000
 MAX_UNION_PARTS = 400  # SQLite joins at most 500 SELECTs in one compound statement
 
 TARGET_TABLE = "segment_target"
+# A connection's prepare_threshold for statements prepared only when asked.
+NEVER_BY_ITSELF = 2**31 - 1
 
 # The contacts a change-driven evaluation examines: the same for every segment, or each
 # segment's own (by segment id).
@@ -227,12 +230,16 @@ class Moves:
         return bool(self.joining or self.leaving)
 
 
-def selected(targets: dict[int, tuple[str, tuple]], scope: Scope) -> dict[int, set[int]]:
+def selected(
+    targets: dict[int, tuple[str, tuple]], scope: Scope, *, repeated: bool = True
+) -> dict[int, set[int]]:
     """Which contacts of its ``scope`` each segment's scoped query selects, in few statements.
 
     ``targets`` maps segment ids to scoped SQL and parameters (``scoped_sql``).
     Scopes are small (the contacts one change touched), so their ids come back to
     Python; the parts are joined with UNION ALL up to ``MAX_PARAMS`` parameters.
+    A statement ``repeated`` with other contacts is prepared (``_on_server``); a
+    one-off is planned for its values.
     """
     found: dict[int, set[int]] = {segment_id: set() for segment_id in targets}
     parts: list[str] = []
@@ -241,42 +248,57 @@ def selected(targets: dict[int, tuple[str, tuple]], scope: Scope) -> dict[int, s
         if parts and (
             len(params) + len(target_params) > MAX_PARAMS or len(parts) == MAX_UNION_PARTS
         ):
-            _collect(found, parts, params)
+            _collect(found, parts, params, repeated)
             parts, params = [], []
         # The id is ours (a primary key), written as a literal so every part has one type.
         parts.append(f"SELECT {int(segment_id)}, t.* FROM ({sql}) t")
         params.extend(bind_scope(target_params, scope_of(scope, segment_id)))
     if parts:
-        _collect(found, parts, params)
+        _collect(found, parts, params, repeated)
     return found
 
 
-def _collect(found: dict[int, set[int]], parts: list[str], params: list) -> None:
+def _collect(found: dict[int, set[int]], parts: list[str], params: list, repeated: bool) -> None:
     sql = " UNION ALL ".join(parts)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            rows = _prepared(sql, params)
-        else:
+    if connection.vendor == "postgresql":
+        rows = _on_server(sql, params, repeated)
+    else:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     for segment_id, contact_id in rows:
         found[segment_id].add(contact_id)
 
 
-def _prepared(sql: str, params: list) -> list[tuple]:
-    """PostgreSQL: run ``sql`` as a prepared statement, planned once per connection.
+def _on_server(sql: str, params: list, repeated: bool) -> list[tuple]:
+    """PostgreSQL: run ``sql`` with its parameters bound on the server; when it is
+    ``repeated``, as a prepared statement with a generic plan, planned once per
+    connection.
 
-    The same statement runs again and again with other contacts, and planning its
-    subqueries costs more than running them. Django's cursors bind parameters on
-    the client, which leaves nothing to prepare, so this one binds on the server.
+    The same statements run again and again with other contacts, and planning one
+    over 200 segments took 21 ms where running it takes 10. Django prepares nothing
+    (its connections have no ``prepare_threshold``): this connection is given one too
+    high to prepare anything by itself, so only the statements asked for here are.
+    ``SEGMENT_PREPARED_STATEMENTS = False`` turns this off, for a pooler that cannot
+    keep prepared statements (PgBouncer before 1.21 in transaction mode).
     """
-    with psycopg.Cursor(connection.connection) as cursor:
-        # No JIT: it compiles every part of a statement over hundreds of segments,
-        # seconds for a query that runs in milliseconds (a 20-fold cliff past ~50
-        # contacts, where the plan's cost passes jit_above_cost). Until the
-        # transaction ends: callers run inside one.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params, prepare=True)
+    raw = connection.connection
+    prepare = repeated and getattr(settings, "SEGMENT_PREPARED_STATEMENTS", True)
+    if prepare and raw.prepare_threshold is None:
+        raw.prepare_threshold = NEVER_BY_ITSELF
+    with psycopg.Cursor(raw) as cursor:
+        # Until the transaction ends (callers run inside one):
+        # - no JIT: it compiles every part of a statement over hundreds of segments,
+        #   seconds for a query that runs in milliseconds (a 20-fold cliff past ~50
+        #   contacts, where the plan's cost passes jit_above_cost);
+        # - a prepared statement's generic plan: left to choose, PostgreSQL planned
+        #   each execution for its contacts (40-70 ms a statement over 200 segments,
+        #   against 10).
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', %s, true)",
+            ["force_generic_plan" if prepare else "auto"],
+        )
+        cursor.execute(sql, params, prepare=prepare)
         return cursor.fetchall()
 
 

@@ -148,7 +148,7 @@ def _first_values(
     PostgreSQL chose the type index instead and read every row of the type.)
     """
     first = {}
-    for path, kind in sorted(fields, key=lambda field: (field[0], field[1] or "")):
+    for path, kind in fields:
         records = Contact.objects.all() if kind is None else Interaction.objects.filter(type=kind)
         later = records.filter(**{f"{path}__gt": after}).order_by(path)
         first[(path, kind)] = later.values_list(path, flat=True).first()

@@ -84,9 +84,9 @@ def live_with_uses() -> list[tuple[Segment, set[int]]]:
     """The live segments and the segments each uses, kept while none of them changed.
 
     Loading hundreds of segments and their definitions for every change (or time
-    tick) cost more than deciding which of them it can move. The key is read each time (the live
-    segments' ids and their shapes), so a segment taken live, stopped or edited is
-    seen at once.
+    tick) cost more than deciding which of them it can move. The key is read each
+    time (the live segments' ids and their shapes), so a segment taken live,
+    stopped or edited is seen at once.
     """
     live = Segment.objects.filter(status=Segment.Status.LIVE).exclude(kind=Segment.Kind.STATIC)
     key = tuple(live.order_by("pk").values_list("pk", _SHAPE))

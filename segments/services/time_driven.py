@@ -156,7 +156,8 @@ def _crossing(segments: list[Segment], now: datetime.datetime) -> dict[int, list
             targets[segment.pk] = query.query.sql_with_params()
     if targets:
         with transaction.atomic():
-            crossing.update((pk, sorted(ids)) for pk, ids in selected(targets, []).items())
+            found = selected(targets, [], repeated=False)  # their bounds change each tick
+            crossing.update((pk, sorted(ids)) for pk, ids in found.items())
     return crossing
 
 

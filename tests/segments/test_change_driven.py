@@ -162,6 +162,38 @@ def test_scoped_queries_run_without_jit(make_contact):
         assert cursor.fetchone()[0] == "off"
 
 
+def scoped_statements_plans() -> list[tuple[int, int]]:
+    """This connection's prepared scoped statements: (generic plans, custom plans) each."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%, t.* FROM (%"],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_scoped_queries_are_planned_once_not_for_each_change(make_contact):
+    # Planning a statement over 200 segments for each change's contacts took twice as
+    # long as running it.
+    contacts = [make_contact(city="Chicago") for _ in range(7)]
+    live("Chicago", profile("city", "eq", "Chicago"))
+    for contact in contacts:
+        services.contacts_evaluate(contact_ids=[contact.pk])
+    assert scoped_statements_plans() == [(7, 0)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_a_pooler_without_prepared_statements_can_turn_them_off(make_contact, settings):
+    settings.SEGMENT_PREPARED_STATEMENTS = False
+    contact = make_contact(city="Chicago")
+    chicago = live("In Chicago", profile("city", "eq", "Chicago"))
+    services.contacts_evaluate(contact_ids=[contact.pk])
+    assert scoped_statements_plans() == []
+    assert members(chicago) == {contact.pk}
+
+
 def test_a_scoped_query_compiled_once_a_day_reads_the_moment_it_runs(make_contact):
     # Compiled once a day, with "now" a parameter: an hour apart on the same day, the
     # same interaction is first still to come, then within the last day.
