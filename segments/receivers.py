@@ -18,20 +18,17 @@ from interactions.signals import interactions_ingested
 from marketing_lists.signals import list_membership_changed
 
 from .engine.dependencies import ANY_FIELD, DataChange
-from .models import Segment
 from .services import changes_enqueue, contact_deletion_prepare, segments_time_edge_forward
 
 
 def queue_contacts(contact_ids: Iterable[int], change: DataChange) -> None:
-    """Queue the contacts' change for evaluation, and nothing at all while no segment is live.
+    """Queue the contacts' change for evaluation (nothing is queued while no segment is live).
 
     ``change`` says what changed, so that the evaluation runs only the segments that
     read it; changes waiting together are evaluated in one batch.
     """
-    ids = sorted(set(contact_ids))
-    if not ids or not Segment.objects.filter(status=Segment.Status.LIVE).exists():
-        return
-    changes_enqueue(contact_ids=ids, change=change)
+    if ids := sorted(set(contact_ids)):
+        changes_enqueue(contact_ids=ids, change=change)
 
 
 # Field names as definitions name them: a contact's own, and "account." + an account's.

@@ -11,35 +11,35 @@ evaluation, not one each, and the queue is a table whatever the broker.
 
 import datetime
 from collections.abc import Iterable
+from contextlib import nullcontext
+from itertools import chain
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from ..engine.dependencies import DataChange
-from ..models import ChangeDrain, PendingChange
+from ..models import ChangeDrain, PendingChange, Segment
 from .change_driven import contacts_evaluate
 
 DRAIN_BATCH = 5_000  # rows per transaction
-INSERT_BATCH = 5_000
+INSERT_BATCH = 5_000  # rows per statement, where the database sets no lower limit
 FLAG = 1  # the ChangeDrain row
 Kind = PendingChange.Kind
 
 
 def changes_enqueue(*, contact_ids: Iterable[int], change: DataChange | None) -> None:
-    """Queue these contacts' change (None: anything changed) and make sure a drain will run."""
-    now = timezone.now()
+    """Queue these contacts' change (None: anything changed) while a segment is live, and
+    make sure a drain will run.
+
+    Each API call or save comes here, so it costs two statements, each its own
+    transaction: the insert, which queues nothing while no segment is live, and the
+    drain flag, which writes nothing while a drain is queued already.
+    """
     keys = _keys(change)
-    PendingChange.objects.bulk_create(
-        (
-            PendingChange(contact_id=pk, kind=kind, key=key, queued_at=now)
-            for pk in sorted(set(contact_ids))
-            for kind, key in keys
-        ),
-        ignore_conflicts=True,
-        batch_size=INSERT_BATCH,
-    )
-    _queue_drain()
+    rows = [(pk, kind, key) for pk in sorted(set(contact_ids)) for kind, key in keys]
+    if _insert_while_live(rows, timezone.now()):
+        _queue_drain()
 
 
 def changes_drain() -> int:
@@ -69,9 +69,43 @@ def changes_drain_stale(*, older_than: datetime.timedelta) -> bool:
     return True
 
 
+def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime) -> int:
+    """Insert the rows not waiting already, if any segment is live; returns how many."""
+    table = connection.ops.quote_name(PendingChange._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(PendingChange._meta.get_field(name).column)
+        for name in ("contact_id", "kind", "key", "queued_at")
+    )
+    live, live_params = (
+        Segment.objects.filter(status=Segment.Status.LIVE).values("pk").query.sql_with_params()
+    )
+    limit = connection.features.max_query_params or 3 * INSERT_BATCH
+    size = (limit - 1 - len(live_params)) // 3
+    inserted = 0
+    with transaction.atomic() if len(rows) > size else nullcontext(), connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT column1, column2, column3, %s "
+                f"FROM (VALUES {values}) AS changed WHERE EXISTS ({live}) ON CONFLICT DO NOTHING",
+                [now, *chain.from_iterable(chunk), *live_params],
+            )
+            inserted += cursor.rowcount
+    return inserted
+
+
 def _queue_drain(*, force: bool = False) -> None:
-    ChangeDrain.objects.bulk_create([ChangeDrain(pk=FLAG)], ignore_conflicts=True)
-    raised = ChangeDrain.objects.filter(pk=FLAG, queued=False).update(queued=True)
+    """Raise the flag and queue a drain task, unless the flag was raised already."""
+    table = connection.ops.quote_name(ChangeDrain._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, queued) SELECT %s, %s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = %s AND queued) "
+            f"ON CONFLICT (id) DO UPDATE SET queued = %s WHERE NOT {table}.queued",
+            [FLAG, True, FLAG, True],
+        )
+        raised = cursor.rowcount
     if raised or force:
         async_task(
             "segments.tasks.drain_changes",

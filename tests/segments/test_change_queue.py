@@ -76,6 +76,19 @@ def test_a_change_is_evaluated_before_the_call_returns_when_tasks_run_in_line(ma
 
 
 @pytest.mark.django_db
+def test_nothing_is_queued_while_no_segment_is_live(make_contact):
+    (pk,) = moved_to_oslo(make_contact, 1)
+    services.changes_enqueue(contact_ids=[pk], change=CITY)
+    assert not PendingChange.objects.exists()
+    assert not ChangeDrain.objects.filter(queued=True).exists()
+
+    oslo = live_in_oslo()
+    Contact.objects.filter(pk=pk).update(city="Bergen")
+    services.changes_enqueue(contact_ids=[pk], change=CITY)
+    assert oslo.memberships.count() == 0  # drained: no longer in Oslo
+
+
+@pytest.mark.django_db
 def test_changes_whose_drain_was_lost_are_drained_by_the_schedule(make_contact):
     oslo = live_in_oslo()
     (pk,) = moved_to_oslo(make_contact, 1)
