@@ -246,7 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["contacts.api.permissions.ModelPermissions"],
     "DEFAULT_PARSER_CLASSES": ["contacts.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "contacts.api.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
     ],
     # Exact counts up to 10,000 results, the planner's estimate past that (contacts.paging).

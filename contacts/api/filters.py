@@ -5,6 +5,7 @@ import datetime
 from django import forms
 from django.db import models
 from django_filters import fields, filters
+from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.rest_framework import FilterSet as BaseFilterSet
 from rest_framework import filters as drf_filters
 
@@ -33,6 +34,20 @@ class FilterSet(BaseFilterSet):
         **BaseFilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": UTCDateTimeFilter},
     }
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, which leaves a request without query parameters alone.
+
+    With nothing to filter by, the FilterSet would build and validate its form only to
+    return the queryset unchanged: about a millisecond on every call that reads,
+    changes or deletes one object (DRF filters the queryset ``get_object`` looks in).
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        if not request.query_params:
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class OrderingFilter(drf_filters.OrderingFilter):
