@@ -264,9 +264,12 @@ class PendingChange(models.Model):
 
 
 class ChangeDrain(models.Model):
-    """One row: whether a task to drain the pending changes is queued already."""
+    """One row: whether a task to drain the pending changes is queued already, and when a
+    drain last took a batch of how many contacts."""
 
     queued = models.BooleanField(default=False)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    taken = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return "drain queued" if self.queued else "no drain queued"

@@ -10,11 +10,13 @@ evaluation, not one each, and the queue is a table whatever the broker.
 """
 
 import datetime
+import time
 from collections.abc import Iterable
 from contextlib import nullcontext
 from itertools import chain
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -23,6 +25,9 @@ from ..models import ChangeDrain, PendingChange, Segment
 from .change_driven import contacts_evaluate
 
 DRAIN_BATCH = 5_000  # rows per transaction
+# How long the next batch gathers per contact the last one held, and at most (``_turn_taken``).
+GATHER_PER_CONTACT = datetime.timedelta(milliseconds=20)
+GATHER = datetime.timedelta(milliseconds=200)
 INSERT_BATCH = 5_000  # rows per statement, where the database sets no lower limit
 FLAG = 1  # the ChangeDrain row
 Kind = PendingChange.Kind
@@ -46,18 +51,22 @@ def changes_drain() -> int:
     """Evaluate the pending changes, a batch at a time, until none is left.
 
     The flag is lowered first: a change queued from now on queues a drain of its own,
-    so none waits for a drain that has already looked. Returns the contacts evaluated.
+    so none waits for a drain that has already looked. Batches are taken in turns
+    (``_turn_taken``). Returns the contacts evaluated.
     """
-    ChangeDrain.objects.filter(pk=FLAG).update(queued=False)
+    drain = ChangeDrain.objects.filter(pk=FLAG)
+    drain.update(queued=False)
     evaluated = 0
-    while True:
+    while _turn_taken(drain):
         with transaction.atomic():
             taken = _take(DRAIN_BATCH)
             if not taken:
-                return evaluated
+                break  # the rest is taken by other drains
             contact_ids = sorted({contact_id for contact_id, _, _ in taken})
             contacts_evaluate(contact_ids=contact_ids, change=_merged(taken))
+        drain.update(taken=len(contact_ids))
         evaluated += len(contact_ids)
+    return evaluated
 
 
 def changes_drain_stale(*, older_than: datetime.timedelta) -> bool:
@@ -67,6 +76,29 @@ def changes_drain_stale(*, older_than: datetime.timedelta) -> bool:
         return False
     _queue_drain(force=True)
     return True
+
+
+def _turn_taken(drain: QuerySet[ChangeDrain]) -> bool:
+    """Wait for the turn to take the next batch and claim it; False once nothing is pending.
+
+    A batch costs tens of milliseconds whatever its size, and each contact in it about
+    one. So the more contacts the last batch held, the longer the next one gathers
+    after it (``GATHER_PER_CONTACT``, at most ``GATHER``), whichever worker takes it:
+    a stream is evaluated in a few batches a second, while a lone change, or a trickle,
+    is taken at once.
+    """
+    while PendingChange.objects.exists():
+        last = drain.values_list("taken_at", "taken").first()
+        if last is None:
+            return True  # a drain called directly, none ever queued
+        taken_at, taken = last
+        now = timezone.now()
+        turn = taken_at and taken_at + min(GATHER_PER_CONTACT * taken, GATHER)
+        if turn and turn > now:
+            time.sleep((turn - now).total_seconds())
+        elif drain.filter(taken_at=taken_at).update(taken_at=now):
+            return True
+    return False
 
 
 def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime) -> int:
@@ -100,7 +132,7 @@ def _queue_drain(*, force: bool = False) -> None:
     table = connection.ops.quote_name(ChangeDrain._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (id, queued) SELECT %s, %s "
+            f"INSERT INTO {table} (id, queued, taken) SELECT %s, %s, 0 "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = %s AND queued) "
             f"ON CONFLICT (id) DO UPDATE SET queued = %s WHERE NOT {table}.queued",
             [FLAG, True, FLAG, True],

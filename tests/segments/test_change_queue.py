@@ -11,6 +11,7 @@ from segments import services, tasks
 from segments.engine.dependencies import DataChange
 from segments.models import ChangeDrain, Evaluation, PendingChange, Segment
 from segments.services import change_queue
+from segments.signals import members_changed
 
 from .locks import open_elsewhere, started_elsewhere, waiting_for_a_lock
 
@@ -73,6 +74,48 @@ def test_a_change_is_evaluated_before_the_call_returns_when_tasks_run_in_line(ma
     assert list(oslo.memberships.values_list("contact_id", flat=True)) == [pk]
     assert not PendingChange.objects.exists()
     assert not ChangeDrain.objects.get().queued
+
+
+@pytest.mark.django_db
+def test_changes_that_keep_coming_gather_longer_the_larger_the_last_batch(make_contact):
+    oslo = live_in_oslo()
+    ids = moved_to_oslo(make_contact, 6)
+    arrived = []
+
+    def last_arrives(**kwargs):
+        # Queued while the first batch (five contacts) is evaluated, as under a stream.
+        if not arrived:
+            arrived.append(timezone.now())
+            PendingChange.objects.create(
+                contact_id=ids[-1], kind="field", key="city", queued_at=arrived[0]
+            )
+
+    drain_already_queued()
+    services.changes_enqueue(contact_ids=ids[:-1], change=CITY)
+    members_changed.connect(last_arrives, dispatch_uid="test.last_arrives")
+    try:
+        assert tasks.drain_changes() == 6
+    finally:
+        members_changed.disconnect(dispatch_uid="test.last_arrives")
+    first, later = oslo.evaluations.filter(trigger=Evaluation.Trigger.CHANGE).order_by("started_at")
+    assert (first.scope_size, later.scope_size) == (5, 1)
+    assert later.started_at >= first.started_at + 5 * change_queue.GATHER_PER_CONTACT
+    assert sorted(oslo.memberships.values_list("contact_id", flat=True)) == sorted(ids)
+
+
+@pytest.mark.django_db
+def test_a_lone_change_is_taken_at_once_after_a_lone_change(make_contact):
+    oslo = live_in_oslo()
+    first, second = moved_to_oslo(make_contact, 2)
+    drain_already_queued()
+    services.changes_enqueue(contact_ids=[first], change=CITY)
+    tasks.drain_changes()
+    ChangeDrain.objects.update(taken_at=timezone.now(), taken=1)  # one contact, just taken
+    services.changes_enqueue(contact_ids=[second], change=CITY)
+    started = timezone.now()
+    tasks.drain_changes()
+    later = oslo.evaluations.filter(trigger=Evaluation.Trigger.CHANGE).latest("started_at")
+    assert later.started_at - started < change_queue.GATHER  # one contact: 20 ms at most
 
 
 @pytest.mark.django_db
