@@ -27,6 +27,7 @@ from .data import (
     data_generate,
     data_wipe,
     prepare,
+    segment_tables_settle,
 )
 from .explain import measure_explain
 from .live import measure_api_ingest, measure_change_to_visible, measure_ingest
@@ -75,6 +76,7 @@ def _measure(
     run.say("Explain: why one contact is or is not a member")
     explained = measure_explain(run, [case.key for case in cases], seed, samples)
     arrival = go_live_others(run, live_shapes(max(0, live_segments - len(run.segments) - 1)))
+    segment_tables_settle()
     run.say(f"Change-driven evaluation against {live_segments} live segments")
     overall = {**measure_incremental(run, seed, samples), **explained}
     run.say("Batches of changed contacts, against a full evaluation of every live segment")
@@ -84,6 +86,7 @@ def _measure(
     run.say("Change to visible: ingest one click, wait for a qcluster worker to add the member")
     overall.update(measure_change_to_visible(run, arrival, contacts, seed, samples))
     run.say("A stream of single changes through the API, with gunicorn and a qcluster")
+    segment_tables_settle()
     overall.update(measure_stream(run, seed, seconds=stream_seconds))
     run.say("Webhooks: the same with an endpoint registered, and commit to receipt")
     overall.update(measure_webhooks(run, arrival, contacts, seed, samples))
