@@ -5,8 +5,9 @@ field, an interaction type, a list), merged with the rows already waiting, and q
 one task to drain the queue unless one is queued already. A drain takes up to
 ``DRAIN_BATCH`` rows at a time (``FOR UPDATE SKIP LOCKED``: drains side by side take
 other rows), evaluates them as one batch and deletes them in the same transaction,
-so a failure leaves them queued. A burst of single events thus costs one set-based
-evaluation, not one each, and the queue is a table whatever the broker.
+so a failure leaves them queued. Drains take batches in turns, the next gathering
+longer the larger the last (``_turn_taken``). A burst of single events thus costs
+one set-based evaluation, not one each, and the queue is a table whatever the broker.
 """
 
 import datetime
