@@ -99,6 +99,15 @@ def test_contact_filters_and_search(api, make_contact, make_account):
     assert bad.status_code == 400 and "lead_score__gte" in bad.data
 
 
+def test_filters_apply_to_one_contact_too(api, make_contact):
+    # As in DRF: a contact the query filters out is not found; without a query it is.
+    ada = make_contact(city="Chicago")
+    assert api.get(f"/api/v1/contacts/{ada.pk}/").status_code == 200
+    assert api.get(f"/api/v1/contacts/{ada.pk}/?city=Chicago").status_code == 200
+    assert api.get(f"/api/v1/contacts/{ada.pk}/?city=Boston").status_code == 404
+    assert api.get(f"/api/v1/contacts/{ada.pk}/?lead_score__gte=lots").status_code == 400
+
+
 def test_anonymous_gets_401(live_server):
     from .conftest import Http
 
