@@ -103,17 +103,23 @@ def _turn_taken(drain: QuerySet[ChangeDrain]) -> bool:
 
 
 def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime) -> int:
-    """Insert the rows not waiting already, if any segment is live; returns how many."""
+    """Insert the rows not waiting already, while a segment is live; returns how many.
+
+    A single change (most calls) checks for a live segment in its own statement; a
+    larger batch asks first, so that an import while nothing is live sends no
+    statements of thousands of rows.
+    """
+    live = Segment.objects.filter(status=Segment.Status.LIVE)
+    live_sql, live_params = live.values("pk").query.sql_with_params()
+    limit = connection.features.max_query_params or 3 * INSERT_BATCH
+    size = (limit - 1 - len(live_params)) // 3
+    if len(rows) > size and not live.exists():
+        return 0
     table = connection.ops.quote_name(PendingChange._meta.db_table)
     columns = ", ".join(
         connection.ops.quote_name(PendingChange._meta.get_field(name).column)
         for name in ("contact_id", "kind", "key", "queued_at")
     )
-    live, live_params = (
-        Segment.objects.filter(status=Segment.Status.LIVE).values("pk").query.sql_with_params()
-    )
-    limit = connection.features.max_query_params or 3 * INSERT_BATCH
-    size = (limit - 1 - len(live_params)) // 3
     inserted = 0
     with transaction.atomic() if len(rows) > size else nullcontext(), connection.cursor() as cursor:
         for start in range(0, len(rows), size):
@@ -121,7 +127,8 @@ def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime)
             values = ", ".join(["(%s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT column1, column2, column3, %s "
-                f"FROM (VALUES {values}) AS changed WHERE EXISTS ({live}) ON CONFLICT DO NOTHING",
+                f"FROM (VALUES {values}) AS changed WHERE EXISTS ({live_sql}) "
+                "ON CONFLICT DO NOTHING",
                 [now, *chain.from_iterable(chunk), *live_params],
             )
             inserted += cursor.rowcount
