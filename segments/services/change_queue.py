@@ -42,8 +42,13 @@ def changes_enqueue(*, contact_ids: Iterable[int], change: DataChange | None) ->
     transaction: the insert, which queues nothing while no segment is live, and the
     drain flag, which writes nothing while a drain is queued already.
     """
+    ids = sorted(set(contact_ids))
+    # One contact (most calls): the insert checks for a live segment itself. More: asking
+    # first spares an import while nothing is live building and sending thousands of rows.
+    if len(ids) > 1 and not _live().exists():
+        return
     keys = _keys(change)
-    rows = [(pk, kind, key) for pk in sorted(set(contact_ids)) for kind, key in keys]
+    rows = [(pk, kind, key) for pk in ids for kind, key in keys]
     if _insert_while_live(rows, timezone.now()):
         _queue_drain()
 
@@ -103,18 +108,10 @@ def _turn_taken(drain: QuerySet[ChangeDrain]) -> bool:
 
 
 def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime) -> int:
-    """Insert the rows not waiting already, while a segment is live; returns how many.
-
-    A single change (most calls) checks for a live segment in its own statement; a
-    larger batch asks first, so that an import while nothing is live sends no
-    statements of thousands of rows.
-    """
-    live = Segment.objects.filter(status=Segment.Status.LIVE)
-    live_sql, live_params = live.values("pk").query.sql_with_params()
+    """Insert the rows not waiting already, while a segment is live; returns how many."""
+    live_sql, live_params = _live().values("pk").query.sql_with_params()
     limit = connection.features.max_query_params or 3 * INSERT_BATCH
     size = (limit - 1 - len(live_params)) // 3
-    if len(rows) > size and not live.exists():
-        return 0
     table = connection.ops.quote_name(PendingChange._meta.db_table)
     columns = ", ".join(
         connection.ops.quote_name(PendingChange._meta.get_field(name).column)
@@ -133,6 +130,10 @@ def _insert_while_live(rows: list[tuple[int, str, str]], now: datetime.datetime)
             )
             inserted += cursor.rowcount
     return inserted
+
+
+def _live() -> QuerySet[Segment]:
+    return Segment.objects.filter(status=Segment.Status.LIVE)
 
 
 def _queue_drain(*, force: bool = False) -> None:
