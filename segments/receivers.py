@@ -71,8 +71,9 @@ def _saved_change(instance: Model) -> DataChange:
 @receiver(post_save, sender=Contact, dispatch_uid="segments.contact_saved")
 def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
     if not raw:
-        change = _saved_change(instance)
-        transaction.on_commit(lambda: queue_contacts([instance.pk], change))
+        # The id as saved: a contact deleted before the commit has lost its own by then.
+        pk, change = instance.pk, _saved_change(instance)
+        transaction.on_commit(lambda: queue_contacts([pk], change))
 
 
 @receiver(post_save, sender=Account, dispatch_uid="segments.account_saved")
@@ -80,8 +81,8 @@ def account_saved(sender, instance: Account, created: bool, raw: bool = False, *
     # account.* conditions follow the account; a new account has no contacts yet.
     if not (raw or created):
         change = _saved_change(instance)
-        contact_ids = Contact.objects.filter(account=instance).values_list("pk", flat=True)
-        transaction.on_commit(lambda: queue_contacts(contact_ids, change))
+        contacts = Contact.objects.filter(account_id=instance.pk).values_list("pk", flat=True)
+        transaction.on_commit(lambda: queue_contacts(contacts, change))
 
 
 @receiver(contacts_changed, dispatch_uid="segments.contacts_changed")

@@ -128,3 +128,20 @@ def test_moving_a_contact_to_another_account_evaluates_account_segments(
         contact.save()
 
     assert (members(by_industry), members(by_city)) == ({contact.pk}, set())
+
+
+def test_a_contact_or_account_edited_then_deleted_before_the_commit_queues_quietly(
+    make_contact, make_account, committed
+):
+    # Deleting clears the instance's id before the commit; the change queued on save
+    # must not ask for contacts with none (an insert of NULL, or of every contact
+    # without an account).
+    kept = make_contact(city="Oslo")
+    by_city = live("Oslo", profile(leaf("city", "eq", "Oslo")))
+    account = make_account(industry="Retail")
+    with committed():
+        make_contact(city="Oslo").delete()
+        account.industry = "Energy"
+        account.save()
+        account.delete()
+    assert members(by_city) == {kept.pk}
