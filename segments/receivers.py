@@ -20,17 +20,6 @@ from marketing_lists.signals import list_membership_changed
 from .engine.dependencies import ANY_FIELD, DataChange
 from .services import changes_enqueue, contact_deletion_prepare, segments_time_edge_forward
 
-
-def queue_contacts(contact_ids: Iterable[int], change: DataChange) -> None:
-    """Queue the contacts' change for evaluation (nothing is queued while no segment is live).
-
-    ``change`` says what changed, so that the evaluation runs only the segments that
-    read it; changes waiting together are evaluated in one batch.
-    """
-    if ids := sorted(set(contact_ids)):
-        changes_enqueue(contact_ids=ids, change=change)
-
-
 # Field names as definitions name them: a contact's own, and "account." + an account's.
 _PREFIX = {Contact: "", Account: "account."}
 
@@ -73,7 +62,7 @@ def contact_saved(sender, instance: Contact, raw: bool = False, **kwargs) -> Non
     if not raw:
         # The id as saved: a contact deleted before the commit has lost its own by then.
         pk, change = instance.pk, _saved_change(instance)
-        transaction.on_commit(lambda: queue_contacts([pk], change))
+        transaction.on_commit(lambda: changes_enqueue(contact_ids=[pk], change=change))
 
 
 @receiver(post_save, sender=Account, dispatch_uid="segments.account_saved")
@@ -82,13 +71,14 @@ def account_saved(sender, instance: Account, created: bool, raw: bool = False, *
     if not (raw or created):
         change = _saved_change(instance)
         contacts = Contact.objects.filter(account_id=instance.pk).values_list("pk", flat=True)
-        transaction.on_commit(lambda: queue_contacts(contacts, change))
+        transaction.on_commit(lambda: changes_enqueue(contact_ids=contacts, change=change))
 
 
 @receiver(contacts_changed, dispatch_uid="segments.contacts_changed")
 def contacts_upserted(sender, contact_ids: Iterable[int], fields=None, **kwargs) -> None:
     # A bulk upsert: one batch, sent on commit already; fields None when contacts were new.
-    queue_contacts(contact_ids, DataChange.of(profile=fields is None, fields=fields or ()))
+    change = DataChange.of(profile=fields is None, fields=fields or ())
+    changes_enqueue(contact_ids=contact_ids, change=change)
 
 
 @receiver(pre_delete, sender=Contact, dispatch_uid="segments.contact_deleted")
@@ -109,9 +99,10 @@ def interactions_stored(
     """
     if future_from is not None:
         segments_time_edge_forward(at=future_from)
-    queue_contacts(contact_ids, DataChange.of(interaction_types=types))
+    changes_enqueue(contact_ids=contact_ids, change=DataChange.of(interaction_types=types))
 
 
 @receiver(list_membership_changed, dispatch_uid="segments.list_membership_changed")
 def list_membership_updated(sender, list_id: int, contact_ids: Iterable[int], **kwargs) -> None:
-    transaction.on_commit(lambda: queue_contacts(contact_ids, DataChange.of(lists=[list_id])))
+    change = DataChange.of(lists=[list_id])
+    transaction.on_commit(lambda: changes_enqueue(contact_ids=contact_ids, change=change))

@@ -237,8 +237,14 @@ def data_generate(*, contacts: int, interactions: int, seed: int, progress: bool
                     bar.update(rows[1] - rows[0] + 1)
         for statement in connection.ops.sequence_reset_sql(no_style(), [Account, Contact]):
             cursor.execute(statement)
-        # Fresh statistics and visibility maps, as a database in service would have.
-        for model in (Account, Contact, Interaction):
+    # Fresh statistics and visibility maps, as a database in service would have.
+    vacuum_analyze(Account, Contact, Interaction)
+
+
+def vacuum_analyze(*models) -> None:
+    """What autovacuum does in service for these tables (this server may run without it)."""
+    with connection.cursor() as cursor:
+        for model in models:
             cursor.execute(f"VACUUM ANALYZE {table(model)}")
 
 
@@ -250,9 +256,7 @@ def segment_tables_settle() -> None:
     planner guessing and index-only scans visiting the heap: the stream that follows
     ran at half its rate until they were vacuumed.
     """
-    with connection.cursor() as cursor:
-        for model in apps.get_app_config("segments").get_models():
-            cursor.execute(f"VACUUM ANALYZE {table(model)}")
+    vacuum_analyze(*apps.get_app_config("segments").get_models())
 
 
 def data_wipe() -> None:

@@ -45,7 +45,7 @@ def changes_enqueue(*, contact_ids: Iterable[int], change: DataChange | None) ->
     ids = sorted(set(contact_ids))
     # One contact (most calls): the insert checks for a live segment itself. More: asking
     # first spares an import while nothing is live building and sending thousands of rows.
-    if len(ids) > 1 and not _live().exists():
+    if not ids or (len(ids) > 1 and not _live().exists()):
         return
     keys = _keys(change)
     rows = [(pk, kind, key) for pk in ids for kind, key in keys]
